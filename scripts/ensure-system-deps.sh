@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs the Debian packages the test suite needs when they are missing:
+# redis-server (job queue tests). Each test session starts its own server on a free port.
+set -eu
+missing=""
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "ensure-system-deps: need root or sudo to install:$missing" >&2; exit 1
+fi
+echo "ensure-system-deps: installing$missing" >&2
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,69 @@
+"""Per-request context as pure ASGI middleware: `x-request-id` on every response, one log line each.
+
+Handlers add fields (model asked/served, attempts, cost) to `scope["state"]["log"]`;
+the line is written when the last body byte has been sent, so streamed responses
+log their real size, duration and final cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import msgspec
+
+__all__ = ["RequestContextMiddleware", "access_log"]
+
+access_log = logging.getLogger("audio_gateway.access")
+_SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _incoming_request_id(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"x-request-id" and _SAFE_ID.match(value):
+            return value
+    return None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope.get("headers", [])) or f"req_{uuid.uuid4().hex}".encode()
+        fields: dict[str, Any] = {}
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id.decode()
+        state["log"] = fields
+        started = time.perf_counter()
+        status = 0
+        sent = 0
+
+        async def send_with_id(message: dict) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id)]}
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            line = {
+                "request_id": request_id.decode(),
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status or 499,
+                "bytes": sent,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                **fields,
+            }
+            access_log.info(msgspec.json.encode(line).decode())

@@ -1,0 +1,55 @@
+"""`create_app(settings, plan)`: wires the Litestar app; no globals, no import-time side effects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from . import __version__
+from .api.auth import require_api_key
+from .api.context import RequestContextMiddleware
+from .api.errors import exception_handlers
+from .api.health import healthz, readyz
+from .api.models import list_models, retrieve_model
+from .api.speech import create_speech
+from .billing import count_tokens
+from .catalog import Plan
+from .gateway import Gateway
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+
+def _warm_tokenizers(plan: Plan) -> None:
+    """Load BPE tables at start-up so the first gpt-4o-mini-tts request is not slow."""
+    for tokenizer in {c.tokenizer for m in plan.models for c in m.billing if c.tokenizer}:
+        count_tokens("warm-up", tokenizer)
+
+
+def create_app(settings: Settings, plan: Plan) -> Litestar:
+    _warm_tokenizers(plan)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with Gateway.running(plan) as gateway:
+            app.state.gateway = gateway
+            yield
+
+    v1 = Router(
+        path="/v1",
+        guards=[require_api_key],
+        route_handlers=[list_models, retrieve_model, create_speech],
+    )
+    return Litestar(
+        route_handlers=[healthz, readyz, v1],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        exception_handlers=exception_handlers,
+        middleware=[RequestContextMiddleware],
+        openapi_config=OpenAPIConfig(title="Audio Gateway", version=__version__, path="/openapi"),
+        request_max_body_size=1024 * 1024,
+    )

@@ -1,0 +1,221 @@
+"""Catalog compilation: validated file data → cross-checked, immutable `Plan`.
+
+Pure: no file or network access, so it is tested table-driven. Everything an
+operator can get wrong is reported as a `CatalogProblem`, all at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import jsonschema
+import msgspec
+
+from .model import Model, Plan, Provider, Route, SttModel, Target, Timeouts, TtsModel, VoiceSet
+from .problems import CatalogInvalid, CatalogProblem
+from .schema import schema_problems
+from .source import SourceFile
+
+__all__ = ["compile_plan"]
+
+
+class _Located(msgspec.Struct, frozen=True):
+    """A decoded catalog entry and where it was written."""
+
+    value: Any
+    source: SourceFile
+    path: tuple[str | int, ...]
+
+    def problem(self, message: str, *sub: str | int) -> CatalogProblem:
+        return self.source.problem(self.path + sub, message)
+
+
+def _decode(raw: Any, type_: type, located: tuple[SourceFile, tuple], problems: list[CatalogProblem]):
+    source, path = located
+    try:
+        return msgspec.convert(raw, type_, from_attributes=False)
+    except msgspec.ValidationError as exc:
+        problems.append(source.problem(path, str(exc)))
+        return None
+
+
+def _normalise_billing(raw_model: dict) -> dict:
+    """`minute` is sugar for `second` with a 60× larger `per`: one unit less to price."""
+    billing = []
+    for component in raw_model.get("billing", []):
+        if component.get("unit") == "minute":
+            component = {**component, "unit": "second", "per": component.get("per", 1) * 60}
+        billing.append(component)
+    return {**raw_model, "billing": billing}
+
+
+def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
+    providers: dict[str, _Located] = {}
+    voice_sets: dict[str, _Located] = {}
+    models: dict[str, _Located] = {}
+    for source in sources:
+        data = source.data or {}
+        for section, type_, into in (("providers", Provider, providers), ("voice_sets", VoiceSet, voice_sets)):
+            for name, raw in (data.get(section) or {}).items():
+                path = (section, name)
+                if name in into:
+                    problems.append(source.problem(path, f"{section[:-1].replace('_', ' ')} {name!r} is already defined in {into[name].source.name}"))
+                    continue
+                value = _decode({**raw, "name": name}, type_, (source, path), problems)
+                if value is not None:
+                    into[name] = _Located(value, source, path)
+        for index, raw in enumerate(data.get("models") or []):
+            path = ("models", index)
+            if raw["id"] in models:
+                problems.append(source.problem(path + ("id",), f"model {raw['id']!r} is already defined in {models[raw['id']].source.name}"))
+                continue
+            value = _decode(_normalise_billing(raw), Model, (source, path), problems)
+            if value is not None:
+                models[raw["id"]] = _Located(value, source, path)
+    return providers, voice_sets, models
+
+
+def _check_voice_sets(voice_sets: Mapping[str, _Located], problems: list[CatalogProblem]) -> None:
+    for located in voice_sets.values():
+        vs: VoiceSet = located.value
+        if vs.default not in vs.voices:
+            problems.append(located.problem(f"default voice {vs.default!r} is not one of its voices", "default"))
+        for foreign, native in vs.map.items():
+            if native not in vs.voices:
+                problems.append(located.problem(f"maps {foreign!r} to {native!r}, which is not one of its voices", "map", foreign))
+
+
+def _check_models(
+    models: Mapping[str, _Located],
+    providers: Mapping[str, _Located],
+    voice_sets: Mapping[str, _Located],
+    problems: list[CatalogProblem],
+) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for model_id, located in models.items():
+        model: Model = located.value
+        if model.provider not in providers:
+            problems.append(located.problem(f"provider {model.provider!r} is not defined (known: {sorted(providers)})", "provider"))
+        if isinstance(model, TtsModel):
+            if model.voices not in voice_sets:
+                problems.append(located.problem(f"voice set {model.voices!r} is not defined (known: {sorted(voice_sets)})", "voices"))
+            speed = model.capabilities.speed
+            if speed.min > speed.max:
+                problems.append(located.problem("speed.min is greater than speed.max", "capabilities", "speed"))
+        elif isinstance(model, SttModel):
+            caps = model.capabilities
+            if "word" in caps.timestamp_granularities and caps.upstream_response_format != "verbose_json":
+                problems.append(located.problem("word timestamps need upstream_response_format: verbose_json", "capabilities", "timestamp_granularities"))
+        for alias_index, alias in enumerate(model.aliases):
+            if alias in models:
+                problems.append(located.problem(f"alias {alias!r} is also a model id", "aliases", alias_index))
+            elif alias in aliases:
+                problems.append(located.problem(f"alias {alias!r} is already used by {aliases[alias]!r}", "aliases", alias_index))
+            else:
+                aliases[alias] = model_id
+        for fb_index, fallback in enumerate(model.fallbacks):
+            target = models.get(fallback.model)
+            if fallback.model == model_id:
+                problems.append(located.problem("a model cannot fall back to itself", "fallbacks", fb_index, "model"))
+            elif target is None:
+                problems.append(located.problem(f"fallback model {fallback.model!r} is not defined", "fallbacks", fb_index, "model"))
+            elif target.value.kind != model.kind:
+                problems.append(located.problem(f"fallback {fallback.model!r} is {target.value.kind}, not {model.kind}", "fallbacks", fb_index, "model"))
+    return aliases
+
+
+def _check_cycles(models: Mapping[str, _Located], problems: list[CatalogProblem]) -> None:
+    """Fallback chains are followed transitively, so a cycle anywhere would loop."""
+    state: dict[str, str] = {}
+
+    def visit(model_id: str, trail: list[str]) -> None:
+        if state.get(model_id) == "done" or model_id not in models:
+            return
+        if state.get(model_id) == "active":
+            cycle = trail[trail.index(model_id):] + [model_id]
+            located = models[trail[-1]]
+            problems.append(located.problem("fallback cycle: " + " -> ".join(cycle), "fallbacks"))
+            return
+        state[model_id] = "active"
+        for fallback in models[model_id].value.fallbacks:
+            visit(fallback.model, trail + [model_id])
+        state[model_id] = "done"
+
+    for model_id in models:
+        visit(model_id, [])
+
+
+def _chain(model: Model, models: Mapping[str, Model]) -> list[Model]:
+    """Primary first, then fallbacks by priority, each followed by its own fallbacks (depth-first, no repeats)."""
+    order: list[Model] = []
+
+    def walk(current: Model) -> None:
+        if any(m.id == current.id for m in order):
+            return
+        order.append(current)
+        for fallback in sorted(current.fallbacks, key=lambda f: f.priority):
+            walk(models[fallback.model])
+
+    walk(model)
+    return order
+
+
+def compile_plan(
+    sources: Iterable[SourceFile],
+    validator: jsonschema.Draft202012Validator,
+    known_adapters: Iterable[str],
+    *,
+    upstream_timeout: float | None = None,
+) -> Plan:
+    """Validate, cross-check and index the catalog; raise `CatalogInvalid` listing every problem."""
+    sources = list(sources)
+    problems: list[CatalogProblem] = []
+    for source in sources:
+        problems.extend(schema_problems(source, validator))
+    if problems:
+        raise CatalogInvalid(problems)
+
+    providers, voice_sets, models = _collect(sources, problems)
+    known = set(known_adapters)
+    for located in providers.values():
+        provider: Provider = located.value
+        if provider.adapter not in known:
+            problems.append(located.problem(f"unknown adapter {provider.adapter!r} (known: {sorted(known)})", "adapter"))
+        if not provider.base_url.startswith(("http://", "https://")):
+            problems.append(located.problem(f"base_url {provider.base_url!r} is not an http(s) URL", "base_url"))
+    _check_voice_sets(voice_sets, problems)
+    aliases = _check_models(models, providers, voice_sets, problems)
+    _check_cycles(models, problems)
+    if not models and not problems:
+        problems.append(CatalogProblem(file="catalog", path=("models",), message="the catalog defines no models"))
+    if problems:
+        raise CatalogInvalid(problems)
+
+    compiled_providers = {name: loc.value for name, loc in providers.items()}
+    if upstream_timeout is not None:
+        everything = Timeouts(connect_seconds=upstream_timeout, first_byte_seconds=upstream_timeout, read_seconds=upstream_timeout)
+        compiled_providers = {n: msgspec.structs.replace(p, timeouts=everything) for n, p in compiled_providers.items()}
+    compiled_voice_sets = {name: loc.value for name, loc in voice_sets.items()}
+    by_id = {model_id: loc.value for model_id, loc in models.items()}
+    routes = {
+        model_id: Route(
+            model=model,
+            targets=tuple(
+                Target(
+                    model=step,
+                    provider=compiled_providers[step.provider],
+                    voice_set=compiled_voice_sets[step.voices] if isinstance(step, TtsModel) else None,
+                )
+                for step in _chain(model, by_id)
+            ),
+        )
+        for model_id, model in by_id.items()
+    }
+    return Plan(
+        providers=MappingProxyType(compiled_providers),
+        voice_sets=MappingProxyType(compiled_voice_sets),
+        routes=MappingProxyType(routes),
+        aliases=MappingProxyType(aliases),
+    )

@@ -1,0 +1,162 @@
+"""The compiled catalog: frozen, typed, and indexed so a request is only look-ups.
+
+The spec Structs mirror the YAML one-to-one (decoded with msgspec after the JSON
+Schema passed); `Plan` adds the indexes and resolved fallback chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+import msgspec
+
+__all__ = [
+    "Timeouts", "Provider", "VoiceSet", "BillingComponent", "Fallback", "SpeedRange",
+    "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target", "Route", "Plan",
+    "BillingUnit", "ModelKind",
+]
+
+ModelKind = Literal["tts", "stt"]
+BillingUnit = Literal["character", "utf8_byte", "input_token", "output_token", "second", "request"]
+
+
+class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Timeouts(_Spec):
+    connect_seconds: float = 5.0
+    first_byte_seconds: float = 30.0
+    read_seconds: float = 60.0
+
+
+class Provider(_Spec):
+    name: str
+    adapter: str
+    base_url: str
+    api_key: str = ""
+    description: str = ""
+    timeouts: Timeouts = Timeouts()
+    max_connections: int = 100
+
+    @property
+    def configured(self) -> bool:
+        """A provider without a key is skipped by routing rather than called and refused."""
+        return bool(self.api_key)
+
+    def __repr__(self) -> str:  # keys must never reach a log through a repr
+        return f"Provider(name={self.name!r}, adapter={self.adapter!r}, base_url={self.base_url!r}, api_key=<redacted>)"
+
+
+class VoiceSet(_Spec):
+    name: str
+    voices: tuple[str, ...]
+    default: str
+    unknown: Literal["default", "reject"] = "reject"
+    custom_voice_ids: bool = False
+    map: Mapping[str, str] = msgspec.field(default_factory=dict)
+    description: str = ""
+
+
+class BillingComponent(_Spec):
+    """`price_usd` buys `per` units. Minutes are compiled to seconds (per × 60)."""
+
+    unit: BillingUnit
+    price_usd: Decimal
+    per: int = 1
+    tokenizer: str | None = None
+    round_to_seconds: Decimal = Decimal(1)
+    rounding: Literal["up", "down", "nearest"] = "up"
+
+
+class Fallback(_Spec):
+    model: str
+    priority: int = 1
+
+
+class SpeedRange(_Spec):
+    min: float
+    max: float
+
+
+class TtsCapabilities(_Spec):
+    response_formats: tuple[str, ...]
+    max_input_chars: int
+    stream_formats: tuple[str, ...] = ("audio",)
+    max_job_input_chars: int = 200_000
+    speed: SpeedRange = SpeedRange(min=0.25, max=4.0)
+    instructions: bool = False
+
+
+class SttCapabilities(_Spec):
+    response_formats: tuple[str, ...]
+    upstream_response_format: str = "json"
+    timestamp_granularities: tuple[str, ...] = ("segment",)
+    translation: bool = False
+    streaming: bool = False
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_duration_seconds: float | None = None
+
+
+class _ModelBase(_Spec, tag_field="kind", kw_only=True):
+    id: str
+    provider: str
+    upstream_model: str
+    billing: tuple[BillingComponent, ...]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    strengths: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    fallbacks: tuple[Fallback, ...] = ()
+
+
+class TtsModel(_ModelBase, tag="tts", kw_only=True):
+    """A text-to-speech model; `kind: tts` in YAML selects this variant."""
+
+    kind: ClassVar[ModelKind] = "tts"
+    capabilities: TtsCapabilities
+    voices: str
+
+
+class SttModel(_ModelBase, tag="stt", kw_only=True):
+    """A speech-to-text model; `kind: stt` in YAML selects this variant."""
+
+    kind: ClassVar[ModelKind] = "stt"
+    capabilities: SttCapabilities
+
+
+Model = TtsModel | SttModel
+
+
+class Target(msgspec.Struct, frozen=True):
+    """One place a request can be served: a model, its provider and (tts) voice set."""
+
+    model: Model
+    provider: Provider
+    voice_set: VoiceSet | None = None
+
+
+class Route(msgspec.Struct, frozen=True):
+    """A model and the targets to try for it, primary first, then fallbacks by priority."""
+
+    model: Model
+    targets: tuple[Target, ...]
+
+
+class Plan(msgspec.Struct, frozen=True):
+    """The immutable result of compiling a catalog directory."""
+
+    providers: Mapping[str, Provider]
+    voice_sets: Mapping[str, VoiceSet]
+    routes: Mapping[str, Route]        # by model id
+    aliases: Mapping[str, str]         # alias -> model id
+
+    def resolve(self, name: str) -> Route | None:
+        """A model id or alias → its route; None if the catalog has no such model."""
+        return self.routes.get(self.aliases.get(name, name))
+
+    @property
+    def models(self) -> tuple[Model, ...]:
+        return tuple(route.model for route in self.routes.values())

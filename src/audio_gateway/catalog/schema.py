@@ -1,0 +1,57 @@
+"""JSON Schema validation of each catalog file (draft 2020-12, the same file editors use)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+
+from .problems import CatalogProblem
+from .source import SourceFile
+
+__all__ = ["default_schema_path", "load_validator", "schema_problems"]
+
+
+def default_schema_path(catalog_dir: Path) -> Path:
+    """`schema/catalog.schema.json` beside the catalog directory, else the one in this checkout."""
+    beside = catalog_dir.resolve().parent / "schema" / "catalog.schema.json"
+    if beside.is_file():
+        return beside
+    return Path(__file__).resolve().parents[3] / "schema" / "catalog.schema.json"
+
+
+@cache
+def load_validator(schema_path: Path) -> jsonschema.Draft202012Validator:
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _sentence(error: jsonschema.ValidationError) -> str:
+    """jsonschema's messages, minus the noise of `if/then` and `$ref` wrappers."""
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown key(s)")
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {error.validator_value}"
+    if error.validator == "not" and isinstance(error.validator_value, dict) and isinstance(error.instance, dict):
+        branches = error.validator_value.get("anyOf", [error.validator_value])
+        keys = [b["required"][0] for b in branches if b.get("required") and b["required"][0] in error.instance]
+        if keys:
+            return " ".join(f"key {key!r} is not allowed here (it belongs to another unit or kind)." for key in keys)
+    if error.validator == "not":
+        return "has a key that is not allowed for this unit/kind"
+    return error.message
+
+
+def schema_problems(source: SourceFile, validator: jsonschema.Draft202012Validator) -> list[CatalogProblem]:
+    """Every schema violation in one file, deepest (most specific) errors first per location."""
+    problems = []
+    for error in sorted(validator.iter_errors(source.data), key=lambda e: list(map(str, e.absolute_path))):
+        leaves = [error]
+        if error.context:  # anyOf/oneOf: report the branch errors instead of "is not valid under any"
+            leaves = [e for e in error.context if not e.context] or leaves
+        for leaf in leaves:
+            problems.append(source.problem(tuple(leaf.absolute_path), _sentence(leaf)))
+    return problems

@@ -1,0 +1,40 @@
+"""`audio-gateway catalog show`: the compiled catalog as a plain-text table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .model import BillingComponent, Plan
+
+__all__ = ["render_table", "describe_price"]
+
+_UNIT_WORDS = {"character": "chars", "utf8_byte": "UTF-8 bytes", "input_token": "input tokens",
+               "output_token": "output tokens", "second": "seconds", "request": "requests"}
+
+
+def _amount(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def describe_price(component: BillingComponent) -> str:
+    """`$15 / 1M chars`, `$0.006 / min (round up 1s)`."""
+    if component.unit == "second" and component.per % 60 == 0:
+        per = component.per // 60
+        text = f"${_amount(component.price_usd)} / {'' if per == 1 else f'{per} '}min"
+        return text + f" (round {component.rounding} {_amount(component.round_to_seconds)}s)"
+    per = {1_000_000: "1M ", 1_000: "1K ", 1: ""}.get(component.per, f"{component.per} ")
+    return f"${_amount(component.price_usd)} / {per}{_UNIT_WORDS[component.unit]}"
+
+
+def render_table(plan: Plan) -> str:
+    rows = [("MODEL", "KIND", "PROVIDER", "UPSTREAM", "PRICE", "FALLBACKS", "ALIASES")]
+    for route in plan.routes.values():
+        m = route.model
+        rows.append((
+            m.id, m.kind, m.provider, m.upstream_model,
+            " + ".join(describe_price(c) for c in m.billing),
+            " -> ".join(t.model.id for t in route.targets[1:]) or "-",
+            ", ".join(m.aliases) or "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows)

@@ -1,0 +1,110 @@
+"""`audio-gateway`: serve, catalog check/show (and, with jobs, worker)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .catalog import CatalogInvalid, Plan, load_plan
+from .providers import ADAPTERS
+from .settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+log = logging.getLogger("audio_gateway")
+
+
+def _load(settings: Settings, directory: Path | None) -> Plan:
+    return load_plan(directory or settings.catalog_dir, os.environ, ADAPTERS.keys(),
+                     upstream_timeout=settings.upstream_timeout)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    if not settings.auth_enabled:
+        if not _is_loopback(args.host):
+            print(f"audio-gateway: refusing to listen on {args.host} without client keys. "
+                  "Set AUDIO_GATEWAY_API_KEYS (comma-separated) or bind to 127.0.0.1.", file=sys.stderr)
+            return 2
+        log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
+    plan = _load(settings, args.catalog)
+    unconfigured = [name for name, p in plan.providers.items() if not p.configured]
+    if unconfigured:
+        log.warning("providers without an API key (skipped by routing): %s", ", ".join(unconfigured))
+    app = create_app(settings, plan)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
+                access_log=False, server_header=False, timeout_graceful_shutdown=30)
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    plan = _load(settings, args.dir)
+    kinds = {"tts": 0, "stt": 0}
+    for model in plan.models:
+        kinds[model.kind] += 1
+    print(f"catalog OK: {len(plan.routes)} models ({kinds['tts']} tts, {kinds['stt']} stt), "
+          f"{len(plan.providers)} providers, {len(plan.voice_sets)} voice sets, {len(plan.aliases)} aliases")
+    return 0
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from .catalog.table import render_table
+
+    print(render_table(_load(settings, args.dir)), end="")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audio-gateway", description="OpenAI-compatible audio gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP gateway")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: $AUDIO_GATEWAY_CATALOG or ./catalog)")
+    serve.set_defaults(run=_serve)
+    catalog = commands.add_parser("catalog", help="validate or display the model catalog")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    for name, run, help_ in (("check", _check, "validate; print a summary or every error"),
+                             ("show", _show, "print a table of models, prices and fallbacks")):
+        sub = catalog_commands.add_parser(name, help=help_)
+        sub.add_argument("dir", nargs="?", type=Path, default=None)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"audio-gateway: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    try:
+        return args.run(args, settings)
+    except CatalogInvalid as exc:
+        print(f"audio-gateway: the catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

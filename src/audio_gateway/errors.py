@@ -1,0 +1,112 @@
+"""The gateway's error tree, and the one place it becomes OpenAI's error body.
+
+    GatewayError                      → {"error": {"message", "type", "param", "code"}}
+     ├── InvalidRequest        400    invalid_request_error (bad field: `param` names it)
+     ├── AuthenticationFailed  401    invalid_request_error / invalid_api_key
+     ├── NotFound              404    invalid_request_error (model_not_found, job_not_found…)
+     ├── PayloadTooLarge       413    invalid_request_error
+     ├── UpstreamClientError   4xx    the provider refused the caller's input (passed through)
+     ├── UpstreamUnavailable   502/503/504  every target failed; lists each attempt
+     └── ServiceUnavailable    503    a feature is not configured (e.g. jobs without Redis)
+
+Anything else that escapes a handler becomes a 500 `server_error` with no detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "GatewayError", "InvalidRequest", "AuthenticationFailed", "NotFound", "PayloadTooLarge",
+    "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
+]
+
+
+class ErrorDetail(msgspec.Struct, frozen=True):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    error: ErrorDetail
+
+
+class GatewayError(Exception):
+    status: int = 500
+    type: str = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "invalid_request_error"
+
+    def __init__(self, message: str = "Missing or invalid API key. Send `Authorization: Bearer <key>`."):
+        super().__init__(message, code="invalid_api_key")
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+
+
+class UpstreamClientError(GatewayError):
+    """The provider rejected the caller's own input; its status and message are kept."""
+
+    type = "invalid_request_error"
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 type_: str | None = None):
+        super().__init__(message, param=param, code=code)
+        self.status = status
+        if type_:
+            self.type = type_
+
+
+class UpstreamUnavailable(GatewayError):
+    """All targets failed. `extra["attempts"]` lists provider, model and reason for each."""
+
+    type = "upstream_error"
+
+    def __init__(self, status: int, message: str, *, code: str, attempts: list[dict[str, Any]],
+                 headers: dict[str, str] | None = None):
+        super().__init__(message, code=code, headers=headers, extra={"attempts": attempts})
+        self.status = status
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "service_unavailable"
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    """OpenAI's shape, all four keys present; gateway extras (attempts) ride alongside."""
+    detail: dict[str, Any] = {"message": error.message, "type": error.type, "param": error.param, "code": error.code}
+    detail.update(error.extra)
+    return {"error": detail}
+
+
+def encode_error(message: str, type_: str, *, param: str | None = None, code: str | None = None) -> bytes:
+    return msgspec.json.encode(ErrorBody(ErrorDetail(message=message, type=type_, param=param, code=code)))

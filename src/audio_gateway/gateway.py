@@ -1,0 +1,91 @@
+"""The gateway core: route → fallback → adapter → billing, shared by the HTTP API and job workers.
+
+`Gateway.running(plan)` owns the provider clients (one pooled httpx client per
+provider, closed on exit). Everything else is look-ups in the compiled plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from types import MappingProxyType
+
+import msgspec
+
+from .billing import Charge, Usage, price, speech_usage
+from .catalog import Plan, Route, Target
+from .errors import NotFound
+from .providers import Adapter, AudioStream, TranscriptionCall, build_adapter, make_client
+from .routing import Attempt, serve_first
+from .speech import SpeechRequest, speech_call_for
+from .audio.transcript import Transcript
+
+__all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome"]
+
+
+class SpeechOutcome(msgspec.Struct, frozen=True):
+    stream: AudioStream
+    target: Target
+    attempts: tuple[Attempt, ...]
+    request: SpeechRequest
+
+    def charge(self) -> Charge:
+        """Priced on the model that served; output tokens count once the stream reported them."""
+        output_tokens = int((self.stream.usage or {}).get("output_tokens") or 0)
+        components = self.target.model.billing
+        return price(components, speech_usage(self.request.input, components, output_tokens=output_tokens))
+
+
+class TranscriptionOutcome(msgspec.Struct, frozen=True):
+    transcript: Transcript
+    target: Target
+    attempts: tuple[Attempt, ...]
+    charge: Charge
+    billed_seconds: int
+
+
+class Gateway:
+    def __init__(self, plan: Plan, adapters: Mapping[str, Adapter]):
+        self.plan = plan
+        self.adapters = MappingProxyType(dict(adapters))
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, plan: Plan) -> AsyncIterator["Gateway"]:
+        clients = {name: make_client(provider) for name, provider in plan.providers.items()}
+        try:
+            yield cls(plan, {name: build_adapter(plan.providers[name], client) for name, client in clients.items()})
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    def route(self, model: str) -> Route:
+        route = self.plan.resolve(model)
+        if route is None:
+            raise NotFound(f"The model `{model}` does not exist. GET /v1/models lists the available models.",
+                           param="model", code="model_not_found")
+        return route
+
+    async def speech(self, request: SpeechRequest, route: Route) -> SpeechOutcome:
+        """Open the first target's audio stream that yields a first byte (validation is the caller's)."""
+
+        async def attempt(target: Target) -> AudioStream:
+            return await self.adapters[target.provider.name].speech(speech_call_for(request, target))
+
+        served = await serve_first(route.targets, attempt)
+        return SpeechOutcome(stream=served.value, target=served.target, attempts=served.attempts, request=request)
+
+    async def transcribe(self, call: TranscriptionCall, route: Route, prepare) -> TranscriptionOutcome:
+        """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it)."""
+
+        async def attempt(target: Target) -> Transcript:
+            return await self.adapters[target.provider.name].transcribe(prepare(target))
+
+        served = await serve_first(route.targets, attempt)
+        billed = served.target.model.billing
+        charge = price(billed, Usage(seconds=Decimal(str(call.duration))))
+        seconds_line = next((line for line in charge.lines if line.unit == "second"), None)
+        billed_seconds = int(seconds_line.quantity) if seconds_line else max(1, round(call.duration))
+        return TranscriptionOutcome(transcript=served.value, target=served.target, attempts=served.attempts,
+                                    charge=charge, billed_seconds=billed_seconds)

@@ -1,0 +1,22 @@
+"""Which upstream failures fall back to the next target: a pure function.
+
+Falls back: the provider is down, slow, overloaded or misconfigured (connection
+errors, timeouts, malformed answers, 408, 429, 5xx, no key, and 401/403/404 —
+the gateway's own credentials or model name were refused, which is never the
+caller's fault). Does not: the caller's input was refused (other 4xx).
+"""
+
+from __future__ import annotations
+
+from ..providers.base import UpstreamFailure
+
+__all__ = ["falls_back", "RETRYABLE_STATUSES", "PROVIDER_FAULT_STATUSES"]
+
+RETRYABLE_STATUSES = frozenset({408, 429})
+PROVIDER_FAULT_STATUSES = frozenset({401, 403, 404})
+
+
+def falls_back(failure: UpstreamFailure) -> bool:
+    if failure.kind != "status" or failure.status is None:
+        return True
+    return failure.status >= 500 or failure.status in RETRYABLE_STATUSES or failure.status in PROVIDER_FAULT_STATUSES

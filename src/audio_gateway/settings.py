@@ -1,0 +1,105 @@
+"""Gateway settings, read from the environment once and passed explicitly.
+
+Nothing reads `os.environ` after start-up: `Settings.from_env(os.environ)` is called
+by the CLI and the result is handed to `create_app`, which keeps tests and
+multiple app instances independent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+__all__ = ["Settings", "ClientKey", "SettingsError", "parse_api_keys"]
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the gateway cannot use."""
+
+
+class ClientKey(msgspec.Struct, frozen=True):
+    """An accepted client key. `name` is what logs show; `owner` scopes jobs; the secret never leaves."""
+
+    name: str
+    secret: str
+    owner: str
+
+    def __repr__(self) -> str:
+        return f"ClientKey(name={self.name!r}, secret=<redacted>)"
+
+
+def _fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_api_keys(raw: str) -> tuple[ClientKey, ...]:
+    """`AUDIO_GATEWAY_API_KEYS`: comma-separated `secret` or `name:secret` entries."""
+    keys = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        name, sep, secret = entry.partition(":")
+        if not sep:
+            name, secret = "", entry
+        if not secret:
+            raise SettingsError(f"AUDIO_GATEWAY_API_KEYS has an entry with an empty key ({entry!r})")
+        fingerprint = _fingerprint(secret)
+        keys.append(ClientKey(name=name or f"key-{fingerprint[:8]}", secret=secret, owner=fingerprint[:32]))
+    return tuple(keys)
+
+
+def _float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    catalog_dir: Path = Path("catalog")
+    api_keys: tuple[ClientKey, ...] = ()
+    upstream_timeout: float | None = None
+    log_level: str = "INFO"
+    # Async jobs (optional: without a queue URL /v1/jobs answers 503).
+    queue_url: str | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    presign_expiry_seconds: int = 900
+    job_retention_seconds: int = 7 * 24 * 3600
+    worker_concurrency: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        return cls(
+            catalog_dir=Path(env.get("AUDIO_GATEWAY_CATALOG") or "catalog"),
+            api_keys=parse_api_keys(env.get("AUDIO_GATEWAY_API_KEYS", "")),
+            upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),
+            log_level=(env.get("AUDIO_GATEWAY_LOG_LEVEL") or "INFO").upper(),
+            queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
+            s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
+            s3_prefix=env.get("AUDIO_GATEWAY_S3_PREFIX", ""),
+            presign_expiry_seconds=_int(env, "AUDIO_GATEWAY_PRESIGN_EXPIRY", 900),
+            job_retention_seconds=_int(env, "AUDIO_GATEWAY_JOB_RETENTION", 7 * 24 * 3600),
+            worker_concurrency=_int(env, "AUDIO_GATEWAY_WORKER_CONCURRENCY", 4),
+        )
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_keys)

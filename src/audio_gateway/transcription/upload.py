@@ -1,0 +1,137 @@
+"""Reading a multipart upload as it arrives: size-capped, spooled, one copy.
+
+python-multipart's streaming parser (the one Starlette uses) feeds us parts chunk
+by chunk. File bytes go into a `SpooledTemporaryFile` (memory up to 1 MiB, then
+disk) that fallback re-sends from; text fields are capped; the upload is refused
+(413) the moment it passes the limit, without reading the rest.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from typing import IO
+
+import msgspec
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+
+from ..errors import InvalidRequest, PayloadTooLarge
+
+__all__ = ["Upload", "UploadLimits", "read_multipart"]
+
+SPOOL_BYTES = 1024 * 1024
+
+
+class UploadLimits(msgspec.Struct, frozen=True):
+    max_file_bytes: int = 25 * 1024 * 1024
+    max_field_bytes: int = 64 * 1024
+    max_parts: int = 64
+
+
+class Upload(msgspec.Struct):
+    """The parsed form: text fields (lists keep repeated `name[]` values) and at most one file."""
+
+    fields: dict[str, list[str]]
+    file: IO[bytes] | None = None
+    filename: str = ""
+    content_type: str = "application/octet-stream"
+    file_bytes: int = 0
+
+    def first(self, name: str) -> str | None:
+        values = self.fields.get(name) or self.fields.get(f"{name}[]")
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return [*self.fields.get(name, []), *self.fields.get(f"{name}[]", [])]
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class _Collector:
+    """Callback target for MultipartParser; raises gateway errors as limits are crossed."""
+
+    def __init__(self, limits: UploadLimits):
+        self.limits = limits
+        self.upload = Upload(fields={})
+        self.parts = 0
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._is_file = False
+        self._value = bytearray()
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > self.limits.max_parts:
+            raise InvalidRequest(f"Too many form parts (at most {self.limits.max_parts}).", code="too_many_parts")
+        self._headers, self._value = {}, bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field, self._header_value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        _, disposition = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        filename = disposition.get(b"filename")
+        self._is_file = filename is not None
+        if self._is_file:
+            if self._name != "file":
+                raise InvalidRequest(f"Unexpected file field {self._name!r}; upload the audio as `file`.", param=self._name)
+            if self.upload.file is not None:
+                raise InvalidRequest("Send exactly one `file`.", param="file")
+            self.upload.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+            self.upload.filename = filename.decode("utf-8", "replace") or "audio"
+            self.upload.content_type = self._headers.get(b"content-type", b"application/octet-stream").decode("latin-1")
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        size = end - start
+        if self._is_file:
+            self.upload.file_bytes += size
+            if self.upload.file_bytes > self.limits.max_file_bytes:
+                raise PayloadTooLarge(
+                    f"The uploaded file is larger than {self.limits.max_file_bytes // (1024 * 1024)} MB.",
+                    param="file", code="file_too_large")
+            self.upload.file.write(data[start:end])
+        else:
+            self._value += data[start:end]
+            if len(self._value) > self.limits.max_field_bytes:
+                raise InvalidRequest(f"Form field {self._name!r} is too long.", param=self._name, code="field_too_long")
+
+    def on_part_end(self) -> None:
+        if not self._is_file:
+            self.upload.fields.setdefault(self._name, []).append(self._value.decode("utf-8", "replace"))
+
+
+async def read_multipart(content_type: str, body: AsyncIterator[bytes], limits: UploadLimits) -> Upload:
+    """Parse a multipart body as it streams in. The caller closes the returned upload."""
+    media_type, options = parse_options_header(content_type)
+    if media_type != b"multipart/form-data" or b"boundary" not in options:
+        raise InvalidRequest("Send the audio as multipart/form-data with a `file` field.", code="invalid_content_type")
+    collector = _Collector(limits)
+    callbacks = {name: getattr(collector, name) for name in (
+        "on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",
+        "on_part_data", "on_part_end")}
+    parser = MultipartParser(options[b"boundary"], callbacks)
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+        parser.finalize()
+    except Exception as exc:
+        collector.upload.close()
+        if isinstance(exc, (InvalidRequest, PayloadTooLarge)):
+            raise
+        raise InvalidRequest(f"The multipart body could not be parsed ({exc}).", code="invalid_multipart") from None
+    if collector.upload.file is not None:
+        collector.upload.file.seek(0)
+    return collector.upload

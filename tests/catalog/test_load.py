@@ -1,0 +1,159 @@
+"""Catalog loading: the shipped catalog compiles as the product table says; bad ones list every problem."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from audio_gateway.catalog import CatalogInvalid, SttModel, TtsModel, load_plan
+from audio_gateway.catalog.problems import format_path
+from audio_gateway.providers import ADAPTERS
+
+from ..support.server_thread import CATALOG_DIR, REPO
+
+INVALID = Path(__file__).resolve().parents[1] / "fixtures" / "catalogs" / "invalid"
+SCHEMA = REPO / "schema" / "catalog.schema.json"
+
+
+def load(directory: Path, env: dict[str, str] | None = None, **kwargs):
+    return load_plan(directory, env or {}, ADAPTERS.keys(), schema_path=SCHEMA, **kwargs)
+
+
+PRODUCT_TABLE = [
+    # id, kind, provider, upstream, billing [(unit, price, per)], fallbacks
+    ("openai/tts-1", "tts", "openai", "tts-1", [("character", "15", 1_000_000)], ["alibaba/cosyvoice2-0.5b"]),
+    ("openai/tts-1-hd", "tts", "openai", "tts-1-hd", [("character", "30", 1_000_000)], []),
+    ("openai/gpt-4o-mini-tts", "tts", "openai", "gpt-4o-mini-tts",
+     [("input_token", "0.60", 1_000_000), ("output_token", "12", 1_000_000), ("request", "0", 1)], []),
+    ("alibaba/cosyvoice2-0.5b", "tts", "siliconflow", "FunAudioLLM/CosyVoice2-0.5B", [("utf8_byte", "7.15", 1_000_000)], []),
+    ("fishaudio/fish-speech-1.5", "tts", "siliconflow", "fishaudio/fish-speech-1.5", [("utf8_byte", "7.15", 1_000_000)], []),
+    ("indexteam/indextts-2", "tts", "siliconflow", "IndexTeam/IndexTTS-2", [("utf8_byte", "7.15", 1_000_000)], []),
+    ("openai/whisper-1", "stt", "openai", "whisper-1", [("second", "0.006", 60)], ["alibaba/sensevoice-small"]),
+    ("alibaba/sensevoice-small", "stt", "siliconflow", "FunAudioLLM/SenseVoiceSmall", [("second", "0.006", 60)], []),
+]
+
+
+@pytest.mark.parametrize("model_id, kind, provider, upstream, billing, fallbacks", PRODUCT_TABLE)
+def test_shipped_catalog_matches_product_table(model_id, kind, provider, upstream, billing, fallbacks):
+    plan = load(CATALOG_DIR)
+    route = plan.routes[model_id]
+    assert (route.model.kind, route.model.provider, route.model.upstream_model) == (kind, provider, upstream)
+    assert [(c.unit, c.price_usd, c.per) for c in route.model.billing] == [(u, Decimal(p), per) for u, p, per in billing]
+    assert [t.model.id for t in route.targets] == [model_id, *fallbacks]
+
+
+def test_shipped_catalog_has_exactly_the_eight_models_and_openai_aliases():
+    plan = load(CATALOG_DIR)
+    assert sorted(plan.routes) == sorted(row[0] for row in PRODUCT_TABLE)
+    for alias in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "whisper-1"):
+        assert plan.resolve(alias).model.id == f"openai/{alias}"
+    assert plan.resolve("nope") is None
+
+
+def test_every_model_accepts_the_six_classic_openai_voices():
+    plan = load(CATALOG_DIR)
+    for route in plan.routes.values():
+        if isinstance(route.model, TtsModel):
+            voice_set = plan.voice_sets[route.model.voices]
+            for voice in ("alloy", "echo", "fable", "onyx", "nova", "shimmer"):
+                assert voice in voice_set.voices or voice in voice_set.map, (route.model.id, voice)
+
+
+def test_provider_urls_and_keys_come_from_the_environment():
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "OPENAI_API_KEY": "sk-x", "SILICONFLOW_API_KEY": ""}
+    plan = load(CATALOG_DIR, env)
+    assert plan.providers["openai"].base_url == "http://127.0.0.1:1/v1"
+    assert plan.providers["openai"].configured
+    assert plan.providers["siliconflow"].base_url == "https://api.siliconflow.cn/v1"
+    assert not plan.providers["siliconflow"].configured
+    assert "sk-x" not in repr(plan.providers["openai"])
+
+
+def test_upstream_timeout_overrides_every_provider():
+    plan = load(CATALOG_DIR, upstream_timeout=0.25)
+    for provider in plan.providers.values():
+        t = provider.timeouts
+        assert (t.connect_seconds, t.first_byte_seconds, t.read_seconds) == (0.25, 0.25, 0.25)
+
+
+def test_plan_is_immutable():
+    plan = load(CATALOG_DIR)
+    with pytest.raises(TypeError):
+        plan.routes["x"] = plan.routes["openai/tts-1"]  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        plan.routes["openai/tts-1"].model.id = "y"  # type: ignore[misc]
+
+
+def test_minute_billing_compiles_to_seconds_with_rounding():
+    model = load(CATALOG_DIR).routes["openai/whisper-1"].model
+    assert isinstance(model, SttModel)
+    (component,) = model.billing
+    assert (component.unit, component.per, component.rounding, component.round_to_seconds) == ("second", 60, "up", 1)
+
+
+def _expectation(path: Path) -> tuple[str, str]:
+    first = path.read_text().splitlines()[0]
+    json_path, _, message = first.removeprefix("# expect:").partition("|")
+    return json_path.strip(), message.strip()
+
+
+@pytest.mark.parametrize("fixture", sorted(INVALID.glob("*.yaml")), ids=lambda p: p.stem)
+def test_invalid_catalog_reports_path_line_and_sentence(fixture: Path, tmp_path: Path):
+    json_path, message = _expectation(fixture)
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    shutil.copy(fixture, directory / "catalog.yaml")
+    with pytest.raises(CatalogInvalid) as caught:
+        load(directory)
+    matching = [p for p in caught.value.problems if format_path(p.path) == json_path and message in p.message]
+    assert matching, f"expected {json_path}: {message!r}, got:\n" + "\n".join(map(str, caught.value.problems))
+    problem = matching[0]
+    assert problem.file == "catalog/catalog.yaml"
+    assert problem.line is not None and problem.line >= 2
+
+
+def test_problem_line_points_at_the_offending_key(tmp_path: Path):
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    shutil.copy(INVALID / "missing_provider.yaml", directory / "c.yaml")
+    with pytest.raises(CatalogInvalid) as caught:
+        load(directory)
+    (problem,) = caught.value.problems
+    lines = (directory / "c.yaml").read_text().splitlines()
+    assert lines[problem.line - 1].strip() == "provider: ghost"
+    assert str(problem).startswith(f"catalog/c.yaml:{problem.line}: at $.models[0].provider:")
+
+
+def test_all_problems_are_listed_at_once(tmp_path: Path):
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    for name in ("missing_provider.yaml", "missing_voice_set.yaml"):
+        text = (INVALID / name).read_text().replace("id: m1", f"id: {name[:-5]}")
+        text = text.replace("  p:\n", f"  p{name[:3]}:\n").replace("  vs:\n", f"  vs{name[:3]}:\n")
+        (directory / name).write_text(text)
+    with pytest.raises(CatalogInvalid) as caught:
+        load(directory)
+    messages = " ".join(p.message for p in caught.value.problems)
+    assert "provider 'ghost' is not defined" in messages and "voice set 'nobody' is not defined" in messages
+
+
+def test_duplicate_model_across_files_names_both_files(tmp_path: Path):
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    shutil.copytree(CATALOG_DIR, directory, dirs_exist_ok=True)
+    (directory / "extra.yaml").write_text((CATALOG_DIR / "models" / "tts.yaml").read_text())
+    with pytest.raises(CatalogInvalid) as caught:
+        load(directory)
+    duplicates = [p for p in caught.value.problems if "already defined in catalog/extra.yaml" in p.message]
+    assert duplicates and all(p.file == "catalog/models/tts.yaml" for p in duplicates)
+
+
+def test_empty_or_missing_directory_is_a_problem_not_a_crash(tmp_path: Path):
+    with pytest.raises(CatalogInvalid, match="does not exist"):
+        load(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CatalogInvalid, match="no \\*.yaml files"):
+        load(tmp_path / "empty")
