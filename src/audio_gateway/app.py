@@ -16,6 +16,7 @@ from .api.errors import exception_handlers
 from .api.health import healthz, readyz
 from .api.models import list_models, retrieve_model
 from .api.speech import create_speech
+from .api.transcriptions import create_transcription, create_translation
 from .billing import count_tokens
 from .catalog import Plan
 from .gateway import Gateway
@@ -42,7 +43,7 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
     v1 = Router(
         path="/v1",
         guards=[require_api_key],
-        route_handlers=[list_models, retrieve_model, create_speech],
+        route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation],
     )
     return Litestar(
         route_handlers=[healthz, readyz, v1],

@@ -6,7 +6,8 @@ provider, closed on exit). Everything else is look-ups in the compiled plan.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import math
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from types import MappingProxyType
@@ -76,16 +77,19 @@ class Gateway:
         served = await serve_first(route.targets, attempt)
         return SpeechOutcome(stream=served.value, target=served.target, attempts=served.attempts, request=request)
 
-    async def transcribe(self, call: TranscriptionCall, route: Route, prepare) -> TranscriptionOutcome:
-        """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it)."""
+    async def transcribe(self, route: Route, prepare: Callable[[Target], TranscriptionCall],
+                         duration: float) -> TranscriptionOutcome:
+        """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it).
+
+        Billed on the probed `duration`, whichever provider served (SenseVoice reports none).
+        """
 
         async def attempt(target: Target) -> Transcript:
             return await self.adapters[target.provider.name].transcribe(prepare(target))
 
         served = await serve_first(route.targets, attempt)
-        billed = served.target.model.billing
-        charge = price(billed, Usage(seconds=Decimal(str(call.duration))))
+        charge = price(served.target.model.billing, Usage(seconds=Decimal(str(duration))))
         seconds_line = next((line for line in charge.lines if line.unit == "second"), None)
-        billed_seconds = int(seconds_line.quantity) if seconds_line else max(1, round(call.duration))
+        billed_seconds = int(seconds_line.quantity) if seconds_line else math.ceil(duration)
         return TranscriptionOutcome(transcript=served.value, target=served.target, attempts=served.attempts,
                                     charge=charge, billed_seconds=billed_seconds)

@@ -30,6 +30,6 @@ def log_fields(target: Target, attempts: tuple[Attempt, ...], charge: Charge) ->
     return {
         "model_served": target.model.id,
         "provider": target.provider.name,
-        "attempts": [f"{a.provider}/{a.model}:{a.outcome}" for a in attempts],
+        "attempts": [f"{a.model}:{a.outcome}" for a in attempts],
         "cost_usd": usd(charge.total_usd),
     }

@@ -45,7 +45,7 @@ def _exhausted(attempts: list[Attempt]) -> UpstreamUnavailable:
     """502 in general; 503 when nothing was configured to try; 504 when everything timed out."""
     tried = [a for a in attempts if a.outcome not in ("not_configured", "unsupported")]
     listing = [msgspec.structs.asdict(a) for a in attempts]
-    summary = "; ".join(f"{a.provider}/{a.model}: {a.reason}" for a in attempts)
+    summary = "; ".join(f"{a.model} via {a.provider}: {a.reason}" for a in attempts)
     if not tried:
         return UpstreamUnavailable(503, f"No provider is available for this request ({summary}).",
                                    code="no_provider_available", attempts=listing)

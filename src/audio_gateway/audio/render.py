@@ -1,0 +1,251 @@
+"""Render a ``Transcript`` as the client's ``response_format``, byte-for-byte the way OpenAI does.
+
+The gateway always asks whisper-1 for ``verbose_json`` and SenseVoice gives bare text, so the requested
+format is produced here, once, for both providers. Content types follow OpenAI's live responses: JSON
+formats are ``application/json``; ``text``, ``srt`` and ``vtt`` all come back as
+``text/plain; charset=utf-8`` (OpenAI does not send ``text/vtt``).
+
+Subtitle cues are made safe whatever the provider sent: times are clamped to ``[0, duration]``, starts
+never go backwards, a cue never ends before it starts, and times are formatted from whole milliseconds
+(so no ``00:00:60,000``, and hours simply grow past 99). ``verbose_json`` passes the provider's segment
+and word timings through untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Final, Literal
+
+import msgspec
+
+from .languages import language_name
+from .transcript import Segment, Transcript, Word, _clean
+
+__all__ = [
+    "EVENT_STREAM_CONTENT_TYPE",
+    "JSON_CONTENT_TYPE",
+    "RESPONSE_FORMATS",
+    "TEXT_CONTENT_TYPE",
+    "Rendered",
+    "ResponseFormat",
+    "render_transcript",
+    "render_transcript_events",
+]
+
+ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+RESPONSE_FORMATS: Final[tuple[ResponseFormat, ...]] = ("json", "text", "srt", "verbose_json", "vtt")
+JSON_CONTENT_TYPE: Final = "application/json"
+TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
+EVENT_STREAM_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    """A finished response body and the Content-Type to send with it."""
+
+    body: bytes
+    content_type: str
+
+
+# Wire shapes. Field order is OpenAI's key order; UNSET fields are left out of the output.
+class _Usage(msgspec.Struct):
+    type: str
+    seconds: int
+
+
+class _Json(msgspec.Struct):
+    text: str
+    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+
+
+class _VerboseJson(msgspec.Struct):
+    task: str
+    language: str
+    duration: float
+    text: str
+    segments: tuple[Segment, ...] | msgspec.UnsetType = msgspec.UNSET
+    words: tuple[Word, ...] | msgspec.UnsetType = msgspec.UNSET
+    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Delta(msgspec.Struct, tag_field="type", tag="transcript.text.delta"):
+    delta: str
+
+
+class _Done(msgspec.Struct, tag_field="type", tag="transcript.text.done"):
+    text: str
+    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def render_transcript(
+    t: Transcript,
+    response_format: str,
+    *,
+    usage_seconds: int | None,
+    include_words: bool,
+    include_segments: bool = True,
+) -> Rendered:
+    """Render ``t`` as ``response_format`` (json, text, srt, verbose_json or vtt).
+
+    ``usage_seconds`` fills ``usage: {"type": "duration", "seconds": N}`` in json and verbose_json; pass
+    None to leave ``usage`` out (OpenAI's translation schemas have none). ``include_words`` and
+    ``include_segments`` mirror ``timestamp_granularities[]`` and only affect verbose_json; words the
+    provider never produced render as ``[]``. Raises ``ValueError`` for any other format.
+    """
+    if response_format == "json":
+        return Rendered(_json(_Json(text=t.text, usage=_usage(usage_seconds)), t), JSON_CONTENT_TYPE)
+    if response_format == "text":
+        return Rendered(_utf8(t.text.rstrip("\r\n") + "\n"), TEXT_CONTENT_TYPE)
+    if response_format == "srt":
+        return Rendered(_utf8(_srt(t)), TEXT_CONTENT_TYPE)
+    if response_format == "vtt":
+        return Rendered(_utf8(_vtt(t)), TEXT_CONTENT_TYPE)
+    if response_format == "verbose_json":
+        body = _VerboseJson(
+            task=t.task,
+            language=_language(t),
+            duration=t.duration,
+            text=t.text,
+            segments=t.segments if include_segments else msgspec.UNSET,
+            words=(t.words or ()) if include_words else msgspec.UNSET,
+            usage=_usage(usage_seconds),
+        )
+        return Rendered(_json(body, t), JSON_CONTENT_TYPE)
+    raise ValueError(f"unsupported response_format {response_format!r}; expected one of {RESPONSE_FORMATS}")
+
+
+def render_transcript_events(
+    t: Transcript, usage_seconds: int | None = None, *, done_sentinel: bool = True
+) -> bytes:
+    """The whole ``stream: true`` body: ``transcript.text.delta`` events, then ``transcript.text.done``.
+
+    Deltas follow the segments when they add up to the text (else one delta carries it all), so a client
+    that concatenates deltas gets exactly ``done.text``. OpenAI's schema types ``done.usage`` as *token*
+    usage, which neither provider reports: with ``usage_seconds`` None (the default) ``usage`` is left out,
+    which the schema allows; an int adds a duration usage as in the non-streaming responses. The stream
+    ends with ``data: [DONE]`` like OpenAI's (``done_sentinel=False`` drops it).
+    """
+    events: list[bytes] = [_sse(_encode(_Delta(delta=d))) for d in _deltas(t)]
+    events.append(_sse(_encode(_Done(text=_clean(t.text), usage=_usage(usage_seconds)))))
+    if done_sentinel:
+        events.append(b"data: [DONE]\n\n")
+    return b"".join(events)
+
+
+def _sse(data: bytes) -> bytes:
+    return b"data: " + data + b"\n\n"
+
+
+def _deltas(t: Transcript) -> list[str]:
+    text = _clean(t.text)
+    if not text:
+        return []
+    parts = [_clean(s.text) for s in t.segments if s.text]
+    if parts:
+        parts[0] = parts[0].lstrip() if not text[:1].isspace() else parts[0]
+        if "".join(parts) == text:
+            return parts
+    return [text]
+
+
+def _usage(seconds: int | None) -> _Usage | msgspec.UnsetType:
+    return msgspec.UNSET if seconds is None else _Usage(type="duration", seconds=seconds)
+
+
+def _language(t: Transcript) -> str:
+    """verbose_json names the language ("english"); an unknown code is shown as-is."""
+    if t.task == "translate":
+        return "english"
+    if not t.language:
+        return "english"  # Whisper's own default when nothing is known (empty or script-less text)
+    return language_name(t.language) or t.language
+
+
+def _json(body: msgspec.Struct, t: Transcript) -> bytes:
+    try:
+        return _encode(body)
+    except UnicodeEncodeError:  # a Transcript built by hand with lone surrogates; constructors clean them
+        return _encode(msgspec.convert(_scrub(msgspec.to_builtins(body)), type(body)))
+
+
+def _scrub(value: object) -> object:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _clean(text).encode("utf-8")
+
+
+# --- subtitles ---------------------------------------------------------------------------------------
+
+
+def _srt(t: Transcript) -> str:
+    out: list[str] = []
+    for n, (start, end, text) in enumerate(_cues(t, vtt=False), start=1):
+        out.append(f"{n}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n\n")
+    return "".join(out)
+
+
+def _vtt(t: Transcript) -> str:
+    out = ["WEBVTT\n\n"]
+    for start, end, text in _cues(t, vtt=True):
+        out.append(f"{_stamp(start, '.')} --> {_stamp(end, '.')}\n{text}\n\n")
+    return "".join(out)
+
+
+def _cues(t: Transcript, *, vtt: bool) -> Iterator[tuple[int, int, str]]:
+    """(start_ms, end_ms, text) per non-empty segment: clamped, start <= end, starts non-decreasing."""
+    limit = _limit_ms(t)
+    previous = 0
+    for segment in t.segments:
+        text = _cue_text(segment.text, vtt=vtt)
+        if not text:
+            continue
+        start = max(_ms(segment.start, limit), previous)
+        end = max(_ms(segment.end, limit), start)
+        previous = start
+        yield start, end, text
+
+
+def _limit_ms(t: Transcript) -> int:
+    """The clamp ceiling: the audio's duration; if that is unknown (0), the latest finite segment end."""
+    if math.isfinite(t.duration) and t.duration > 0:
+        return round(t.duration * 1000)
+    ends = [s.end for s in t.segments if math.isfinite(s.end) and s.end > 0]
+    return round(max(ends, default=0.0) * 1000)
+
+
+def _ms(seconds: float, limit: int) -> int:
+    if math.isnan(seconds) or seconds <= 0:
+        return 0
+    if math.isinf(seconds):
+        return limit
+    return min(round(min(seconds * 1000.0, float(limit))), limit)
+
+
+def _stamp(ms: int, sep: str) -> str:
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{millis:03d}"
+
+
+def _cue_text(text: str, *, vtt: bool) -> str:
+    """Trimmed cue text with no blank lines (a blank line would end the cue early); VTT forbids ``-->``."""
+    lines = (line.strip() for line in _clean(text).splitlines())
+    joined = "\n".join(line for line in lines if line)
+    while vtt and "-->" in joined:  # one pass would turn "--->" into "-->"
+        joined = joined.replace("-->", "->")
+    return joined

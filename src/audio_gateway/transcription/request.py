@@ -1,0 +1,142 @@
+"""The transcription/translation form, checked against the model before any upstream call."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import msgspec
+
+from ..audio import RESPONSE_FORMATS, AudioInfo, language_code
+from ..catalog.model import Route, SttModel, Target
+from ..errors import InvalidRequest
+from ..providers.base import TranscriptionCall
+from ..routing import Unsuitable
+from .upload import Upload
+
+__all__ = ["TranscriptionRequest", "parse_transcription_form", "validate_transcription", "transcription_call_for"]
+
+Task = Literal["transcribe", "translate"]
+_KNOWN_FORMATS = (*RESPONSE_FORMATS, "diarized_json")
+
+
+class TranscriptionRequest(msgspec.Struct, frozen=True, kw_only=True):
+    model: str
+    task: Task
+    response_format: str = "json"
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    timestamp_granularities: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    stream: bool = False
+
+
+def _bool(value: str | None, param: str) -> bool:
+    if value is None or value.strip().lower() in ("", "false", "0"):
+        return False
+    if value.strip().lower() in ("true", "1"):
+        return True
+    raise InvalidRequest(f"`{param}` must be true or false.", param=param, code="invalid_value")
+
+
+def parse_transcription_form(upload: Upload, task: Task) -> TranscriptionRequest:
+    """Form fields → typed request; a missing or malformed field is a 400 naming it."""
+    if upload.file is None or upload.file_bytes == 0:
+        raise InvalidRequest("Upload the audio as a non-empty `file` field.", param="file", code="missing_file")
+    model = (upload.first("model") or "").strip()
+    if not model:
+        raise InvalidRequest("you must provide a model parameter", param="model", code="missing_required_parameter")
+    response_format = (upload.first("response_format") or "json").strip()
+    if response_format not in _KNOWN_FORMATS:
+        raise InvalidRequest(f"`response_format` must be one of {list(_KNOWN_FORMATS)}.",
+                             param="response_format", code="invalid_value")
+    temperature = upload.first("temperature")
+    if temperature is not None and temperature.strip():
+        try:
+            temperature_value: float | None = float(temperature)
+        except ValueError:
+            raise InvalidRequest("`temperature` must be a number.", param="temperature", code="invalid_value") from None
+        if not math.isfinite(temperature_value) or not 0 <= temperature_value <= 1:
+            raise InvalidRequest("`temperature` must be between 0 and 1.", param="temperature", code="invalid_value")
+    else:
+        temperature_value = None
+    language = (upload.first("language") or "").strip() or None
+    if language is not None and task == "translate":
+        raise InvalidRequest("Translations are always into English; omit `language`.", param="language")
+    if language is not None and language_code(language) is None:
+        raise InvalidRequest(f"`language` {language!r} is not a supported ISO-639-1 code.", param="language",
+                             code="invalid_language")
+    granularities = tuple(dict.fromkeys(g.strip() for g in upload.all("timestamp_granularities") if g.strip()))
+    for granularity in granularities:
+        if granularity not in ("word", "segment"):
+            raise InvalidRequest("`timestamp_granularities[]` accepts `word` and `segment`.",
+                                 param="timestamp_granularities", code="invalid_value")
+    return TranscriptionRequest(
+        model=model, task=task, response_format=response_format,
+        language=language_code(language) if language else None,
+        prompt=upload.first("prompt"), temperature=temperature_value,
+        timestamp_granularities=granularities,
+        include=tuple(v.strip() for v in upload.all("include") if v.strip()),
+        stream=_bool(upload.first("stream"), "stream"),
+    )
+
+
+def validate_transcription(request: TranscriptionRequest, route: Route, upload: Upload) -> None:
+    model = route.model
+    if not isinstance(model, SttModel):
+        raise InvalidRequest(f"Model {request.model!r} is a {model.kind} model; use it with /v1/audio/speech.",
+                             param="model", code="model_not_supported")
+    caps = model.capabilities
+    if request.task == "translate" and not caps.translation:
+        raise InvalidRequest(f"{model.id} cannot translate; use a model whose catalog entry allows translation.",
+                             param="model", code="model_not_supported")
+    if request.response_format not in caps.response_formats:
+        raise InvalidRequest(f"{model.id} cannot return {request.response_format!r}; choose one of {list(caps.response_formats)}.",
+                             param="response_format", code="unsupported_value")
+    if request.timestamp_granularities and request.response_format != "verbose_json":
+        raise InvalidRequest("`timestamp_granularities[]` requires `response_format` verbose_json.",
+                             param="timestamp_granularities", code="invalid_value")
+    unsupported = [g for g in request.timestamp_granularities if g not in caps.timestamp_granularities]
+    if unsupported:
+        raise InvalidRequest(f"{model.id} does not provide {unsupported[0]} timestamps.",
+                             param="timestamp_granularities", code="unsupported_value")
+    if request.include:
+        raise InvalidRequest(f"{model.id} does not support `include[]` ({', '.join(request.include)}).",
+                             param="include", code="unsupported_parameter")
+    if request.stream and not caps.streaming:
+        raise InvalidRequest(f"{model.id} does not support `stream: true`.", param="stream", code="unsupported_value")
+    if upload.file_bytes > caps.max_upload_bytes:
+        raise InvalidRequest(f"{model.id} accepts files up to {caps.max_upload_bytes} bytes.", param="file",
+                             code="file_too_large")
+
+
+def check_duration(info: AudioInfo, route: Route) -> None:
+    limit = route.model.capabilities.max_duration_seconds
+    if limit is not None and info.duration > limit:
+        raise InvalidRequest(f"The audio is {info.duration:.0f} s long; {route.model.id} accepts at most {limit:.0f} s.",
+                             param="file", code="audio_too_long")
+
+
+def transcription_call_for(request: TranscriptionRequest, target: Target, upload: Upload, info: AudioInfo) -> TranscriptionCall:
+    """Re-map for one target; a fallback that cannot honour the request is skipped, not half-served."""
+    model = target.model
+    assert isinstance(model, SttModel)
+    caps = model.capabilities
+    if request.task == "translate" and not caps.translation:
+        raise Unsuitable("cannot translate")
+    if request.response_format not in caps.response_formats:
+        raise Unsuitable(f"cannot return {request.response_format}")
+    if any(g not in caps.timestamp_granularities for g in request.timestamp_granularities):
+        raise Unsuitable("no word timestamps")
+    if upload.file_bytes > caps.max_upload_bytes:
+        raise Unsuitable("file too large")
+    if caps.max_duration_seconds is not None and info.duration > caps.max_duration_seconds:
+        raise Unsuitable("audio too long")
+    return TranscriptionCall(
+        upstream_model=model.upstream_model, task=request.task, file=upload.file, filename=upload.filename,
+        content_type=upload.content_type, duration=info.duration, language=request.language,
+        prompt=request.prompt, temperature=request.temperature,
+        timestamp_granularities=request.timestamp_granularities,
+        upstream_response_format=caps.upstream_response_format,
+    )
