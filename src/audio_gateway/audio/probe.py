@@ -170,11 +170,13 @@ def _header_duration(container: Any, stream: Any) -> float | None:
 def _count_packets(container: Any, stream: Any, sample_rate: int) -> float | None:
     """Seconds of audio from the packets alone (demux, no decoding).
 
-    Sums packet durations, less the encoder delay and padding that the container marks for gapless
-    playback (FFmpeg's skip-samples side data: a LAME tag's figures for MP3, pre-skip for Opus), so the
-    result matches what the header would say. When some packets lack a duration, the timestamp span is
-    used instead. 0.0 when there are no packets; None when packets carry no timing at all.
+    Sums packet durations, less the encoder delay and padding the file declares for gapless playback
+    (FFmpeg's skip-samples side data: a LAME tag's figures for MP3, pre-skip for Opus), so a Xing/LAME
+    MP3 measures exactly what its header says. End padding is taken off for MP3 only: Ogg and Matroska
+    already shorten their last packet's duration. When some packets lack a duration, the timestamp span
+    is used instead. 0.0 when there are no packets; None when packets carry no timing at all.
     """
+    trim_end = container.format.name == "mp3"
     total = 0
     all_timed = True
     first_pts: int | None = None
@@ -182,12 +184,13 @@ def _count_packets(container: Any, stream: Any, sample_rate: int) -> float | Non
     last_pts: int | None = None
     step = 0  # the last positive gap between timestamps: stands in for an unknown packet duration
     count = 0
-    trimmed = 0  # samples the decoder would drop
+    trimmed = 0  # samples the decoder drops
     for packet in container.demux(stream):
         if packet.size == 0:  # the flush packet at the end
             continue
         count += 1
-        trimmed += _skip_samples(packet)
+        start_skip, end_skip = _skip_samples(packet)
+        trimmed += start_skip + (end_skip if trim_end else 0)
         dur = packet.duration or 0
         if dur > 0:
             total += dur
@@ -218,16 +221,13 @@ def _count_packets(container: Any, stream: Any, sample_rate: int) -> float | Non
     return seconds
 
 
-def _skip_samples(packet: Any) -> int:
-    """Start + end samples to discard, from AV_PKT_DATA_SKIP_SAMPLES (two little-endian uint32s)."""
+def _skip_samples(packet: Any) -> tuple[int, int]:
+    """(start, end) samples to discard, from AV_PKT_DATA_SKIP_SAMPLES (two little-endian uint32s)."""
     has = getattr(packet, "has_sidedata", None)  # PyAV >= 15
     if has is None or not has("skip_samples"):
-        return 0
+        return 0, 0
     data = bytes(packet.get_sidedata("skip_samples"))
-    if len(data) < 8:
-        return 0
-    start, end = struct.unpack_from("<II", data)
-    return start + end
+    return struct.unpack_from("<II", data) if len(data) >= 8 else (0, 0)
 
 
 def _decode_duration(fileobj: IO[bytes]) -> float:

@@ -96,7 +96,7 @@ def render_transcript(
     provider never produced render as ``[]``. Raises ``ValueError`` for any other format.
     """
     if response_format == "json":
-        return Rendered(_json(_Json(text=t.text, usage=_usage(usage_seconds)), t), JSON_CONTENT_TYPE)
+        return Rendered(_json(_Json(text=t.text, usage=_usage(usage_seconds))), JSON_CONTENT_TYPE)
     if response_format == "text":
         return Rendered(_utf8(t.text.rstrip("\r\n") + "\n"), TEXT_CONTENT_TYPE)
     if response_format == "srt":
@@ -113,7 +113,7 @@ def render_transcript(
             words=(t.words or ()) if include_words else msgspec.UNSET,
             usage=_usage(usage_seconds),
         )
-        return Rendered(_json(body, t), JSON_CONTENT_TYPE)
+        return Rendered(_json(body), JSON_CONTENT_TYPE)
     raise ValueError(f"unsupported response_format {response_format!r}; expected one of {RESPONSE_FORMATS}")
 
 
@@ -164,7 +164,7 @@ def _language(t: Transcript) -> str:
     return language_name(t.language) or t.language
 
 
-def _json(body: msgspec.Struct, t: Transcript) -> bytes:
+def _json(body: msgspec.Struct) -> bytes:
     try:
         return _encode(body)
     except UnicodeEncodeError:  # a Transcript built by hand with lone surrogates; constructors clean them

@@ -83,15 +83,11 @@ def transcript_from_openai_verbose(
     ``ValueError``) when the body is not verbose_json.
     """
     parsed = msgspec.convert(body, _VerboseBody, strict=False)
-    if task == "translate":
-        language: str | None = "en"
-    else:
-        raw = parsed.language.strip().lower() if parsed.language else None
-        language = language_code(raw) or raw or guess_language(parsed.text)
+    text = _clean(parsed.text)
     seconds = parsed.duration if parsed.duration is not None else duration
     return Transcript(
-        text=_clean(parsed.text),
-        language=language,
+        text=text,
+        language=_language(parsed.language, text, task),
         duration=_seconds(
             seconds if seconds is not None else _last_end(parsed.segments, parsed.words), exact=True
         ),
@@ -111,13 +107,15 @@ def transcript_from_text(text: str, *, duration: float, language: str | None, ta
     """
     text = _clean(text)
     seconds = _seconds(duration)
-    if task == "translate":
-        lang: str | None = "en"
-    else:
-        given = language.strip().lower() if language and language.strip() else None
-        lang = language_code(given) or given or guess_language(text)
     segments = (Segment(id=0, seek=0, start=0.0, end=seconds, text=text),) if text.strip() else ()
-    return Transcript(text=text, language=lang, duration=seconds, segments=segments, words=None, task=task)
+    return Transcript(
+        text=text,
+        language=_language(language, text, task),
+        duration=seconds,
+        segments=segments,
+        words=None,
+        task=task,
+    )
 
 
 def transcript_from_openai_json(
@@ -128,6 +126,14 @@ def transcript_from_openai_json(
     if not isinstance(text, str):
         raise ValueError("transcription body has no 'text' string")
     return transcript_from_text(text, duration=duration, language=language, task=task)
+
+
+def _language(given: str | None, text: str, task: Task) -> str | None:
+    """The code for ``given`` (a code or a name); an unknown one is kept lowercased; none: guessed."""
+    if task == "translate":
+        return "en"
+    raw = given.strip().lower() if given else ""
+    return language_code(raw) or raw or guess_language(text)
 
 
 def _seconds(value: float, *, exact: bool = False) -> float:
