@@ -31,7 +31,7 @@ system-test-deps:
 	sh scripts/ensure-system-deps.sh
 
 test: install-test system-test-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install-test system-test-deps
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -14,12 +14,15 @@ from .api.auth import require_api_key
 from .api.context import RequestContextMiddleware
 from .api.errors import exception_handlers
 from .api.health import healthz, readyz
+from .api.jobs import cancel_job, create_job, get_job, list_jobs
 from .api.models import list_models, retrieve_model
 from .api.speech import create_speech
 from .api.transcriptions import create_transcription, create_translation
 from .billing import count_tokens
 from .catalog import Plan
 from .gateway import Gateway
+from .jobs.runtime import open_job_runtime
+from .jobs.service import JobService
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -38,12 +41,19 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with Gateway.running(plan) as gateway:
             app.state.gateway = gateway
-            yield
+            if not settings.jobs_enabled:
+                app.state.jobs = None
+                yield
+                return
+            async with open_job_runtime(settings, gateway) as runtime:
+                app.state.jobs = JobService(runtime)
+                yield
 
     v1 = Router(
         path="/v1",
         guards=[require_api_key],
-        route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation],
+        route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation,
+                        create_job, get_job, list_jobs, cancel_job],
     )
     return Litestar(
         route_handlers=[healthz, readyz, v1],

@@ -54,6 +54,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    import msgspec
+
+    if not settings.jobs_enabled:
+        print("audio-gateway: the worker needs AUDIO_GATEWAY_QUEUE_URL (e.g. redis://127.0.0.1:6379/0) and "
+              "AUDIO_GATEWAY_S3_BUCKET (plus AWS_ENDPOINT_URL / AWS_* credentials for S3).", file=sys.stderr)
+        return 2
+    from .jobs.worker import build_worker
+
+    if args.concurrency:
+        settings = msgspec.structs.replace(settings, worker_concurrency=args.concurrency)
+    worker = build_worker(settings, _load(settings, args.catalog))
+    log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, settings.queue_url.split("@")[-1])
+    asyncio.run(worker.start())  # SIGINT/SIGTERM stop it; SAQ finishes or re-queues what it holds
+    return 0
+
+
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     plan = _load(settings, args.dir)
     kinds = {"tts": 0, "stt": 0}
@@ -79,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: $AUDIO_GATEWAY_CATALOG or ./catalog)")
     serve.set_defaults(run=_serve)
+    worker = commands.add_parser("worker", help="run async job workers (SAQ on Redis)")
+    worker.add_argument("--concurrency", type=int, default=None, help="jobs at once (default $AUDIO_GATEWAY_WORKER_CONCURRENCY or 4)")
+    worker.add_argument("--catalog", type=Path, default=None)
+    worker.set_defaults(run=_worker)
     catalog = commands.add_parser("catalog", help="validate or display the model catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
     for name, run, help_ in (("check", _check, "validate; print a summary or every error"),

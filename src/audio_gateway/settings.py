@@ -84,6 +84,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     presign_expiry_seconds: int = 900
     job_retention_seconds: int = 7 * 24 * 3600
     worker_concurrency: int = 4
+    job_attempts: int = 3
+    job_retry_delay_seconds: float = 1.0
+    job_retry_backoff_cap_seconds: float = 20.0
+    job_timeout_seconds: int = 1800
+    job_heartbeat_seconds: int = 10
+    worker_sweep_seconds: int = 10
+    job_piece_concurrency: int = 4
+    # S3 (standard AWS variables; an S3-compatible endpoint via AWS_ENDPOINT_URL[_S3]).
+    s3_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = msgspec.field(default=None)
+    # file_url jobs may only fetch public hosts unless these hosts/CIDRs are allowed (comma-separated).
+    file_url_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -98,8 +112,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             presign_expiry_seconds=_int(env, "AUDIO_GATEWAY_PRESIGN_EXPIRY", 900),
             job_retention_seconds=_int(env, "AUDIO_GATEWAY_JOB_RETENTION", 7 * 24 * 3600),
             worker_concurrency=_int(env, "AUDIO_GATEWAY_WORKER_CONCURRENCY", 4),
+            job_attempts=_int(env, "AUDIO_GATEWAY_JOB_ATTEMPTS", 3),
+            job_retry_delay_seconds=_float(env, "AUDIO_GATEWAY_JOB_RETRY_DELAY", 1.0),
+            job_retry_backoff_cap_seconds=_float(env, "AUDIO_GATEWAY_JOB_RETRY_BACKOFF_CAP", 20.0),
+            job_timeout_seconds=_int(env, "AUDIO_GATEWAY_JOB_TIMEOUT", 1800),
+            job_heartbeat_seconds=_int(env, "AUDIO_GATEWAY_JOB_HEARTBEAT", 10),
+            worker_sweep_seconds=_int(env, "AUDIO_GATEWAY_WORKER_SWEEP", 10),
+            job_piece_concurrency=_int(env, "AUDIO_GATEWAY_JOB_PIECE_CONCURRENCY", 4),
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+            aws_region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            file_url_allow=tuple(p.strip() for p in env.get("AUDIO_GATEWAY_FILE_URL_ALLOW", "").split(",") if p.strip()),
         )
 
     @property
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
+
+    @property
+    def jobs_enabled(self) -> bool:
+        return bool(self.queue_url and self.s3_bucket)
+
+    def __repr__(self) -> str:  # secrets stay out of logs and tracebacks
+        return f"Settings(catalog_dir={str(self.catalog_dir)!r}, api_keys=<{len(self.api_keys)} redacted>, queue_url=..., s3_bucket={self.s3_bucket!r})"

@@ -14,11 +14,28 @@ def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@get("/readyz", sync_to_thread=False)
-def readyz(request: Request) -> Response:
-    """Ready when the catalog is compiled and at least one provider has credentials."""
+async def _jobs_status(request: Request) -> dict | None:
+    service = request.app.state.get("jobs")
+    if service is None:
+        return None
+    runtime = service.runtime
+    try:
+        queue_ok = bool(await runtime.queue.redis.ping())
+    except Exception:  # readiness reports, it never raises
+        queue_ok = False
+    return {"queue": queue_ok, "storage": await runtime.objects.ready()}
+
+
+@get("/readyz")
+async def readyz(request: Request) -> Response:
+    """Ready when the catalog is compiled, a provider has credentials, and (if configured) Redis and S3 answer."""
     plan = request.app.state.gateway.plan
     providers = {name: {"adapter": p.adapter, "configured": p.configured} for name, p in plan.providers.items()}
     ready = any(p.configured for p in plan.providers.values())
-    body = {"status": "ready" if ready else "not_ready", "models": len(plan.routes), "providers": providers}
+    body = {"status": "", "models": len(plan.routes), "providers": providers}
+    jobs = await _jobs_status(request)
+    if jobs is not None:
+        body["jobs"] = jobs
+        ready = ready and all(jobs.values())
+    body["status"] = "ready" if ready else "not_ready"
     return json_response(body, 200 if ready else 503)

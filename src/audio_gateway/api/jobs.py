@@ -1,0 +1,90 @@
+"""`/v1/jobs`: submit (202 + Location), read (fresh presigned URL), list, cancel. Private per API key."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Request, Response, delete, get, post
+
+from ..errors import InvalidRequest, ServiceUnavailable
+from ..jobs.service import FileUrlJob, JobService, body_hash
+from ..speech import SpeechRequest
+from ..transcription import read_multipart
+from .auth import client_key
+from .errors import decode_json_body, json_response
+from .transcriptions import upload_limits
+
+__all__ = ["create_job", "get_job", "list_jobs", "cancel_job"]
+
+ANONYMOUS = "anonymous"
+
+
+class _ModelOnly(msgspec.Struct):
+    model: str = ""
+    file_url: str | None = None
+
+
+def _service(request: Request) -> JobService:
+    service = request.app.state.get("jobs")
+    if service is None:
+        raise ServiceUnavailable(
+            "Async jobs are not configured. Set AUDIO_GATEWAY_QUEUE_URL (e.g. redis://127.0.0.1:6379/0) and "
+            "AUDIO_GATEWAY_S3_BUCKET (plus AWS_ENDPOINT_URL / AWS_* credentials), then start `audio-gateway worker`.",
+            code="jobs_not_configured")
+    return service
+
+
+def _owner(request: Request) -> str:
+    key = client_key(request)
+    return key.owner if key else ANONYMOUS
+
+
+@post("/jobs", status_code=202, request_max_body_size=None)
+async def create_job(request: Request) -> Response:
+    service = _service(request)
+    owner = _owner(request)
+    idempotency_key = request.headers.get("idempotency-key") or None
+    if idempotency_key is not None and len(idempotency_key) > 255:
+        raise InvalidRequest("Idempotency-Key must be at most 255 characters.", param="Idempotency-Key")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        upload = await read_multipart(content_type, request.stream(), upload_limits(service.runtime.gateway))
+        try:
+            record, created = await service.submit_upload(owner, upload, idempotency_key)
+        finally:
+            upload.close()
+    else:
+        raw = await request.body()
+        if len(raw) > 2 * 1024 * 1024:
+            raise InvalidRequest("The JSON body is larger than 2 MB.", code="body_too_large")
+        peek = decode_json_body(raw, _ModelOnly)
+        if peek.file_url is not None:
+            record, created = await service.submit_file_url(owner, decode_json_body(raw, FileUrlJob), body_hash(raw), idempotency_key)
+        else:
+            record, created = await service.submit_speech(owner, decode_json_body(raw, SpeechRequest), body_hash(raw), idempotency_key)
+    request.scope["state"]["log"].update({"model_asked": record.model, "job": record.id, "job_created": created})
+    return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
+
+
+@get("/jobs/{job_id:str}")
+async def get_job(request: Request, job_id: str) -> Response:
+    service = _service(request)
+    return json_response(await service.public(await service.get(_owner(request), job_id)))
+
+
+@get("/jobs")
+async def list_jobs(request: Request) -> Response:
+    service = _service(request)
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+    except ValueError:
+        raise InvalidRequest("`limit` must be an integer.", param="limit") from None
+    if not 1 <= limit <= 100:
+        raise InvalidRequest("`limit` must be between 1 and 100.", param="limit")
+    after = request.query_params.get("after") or None
+    return json_response(await service.list(_owner(request), limit, after))
+
+
+@delete("/jobs/{job_id:str}", status_code=200)
+async def cancel_job(request: Request, job_id: str) -> Response:
+    service = _service(request)
+    return json_response(await service.public(await service.cancel(_owner(request), job_id)))

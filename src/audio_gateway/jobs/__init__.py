@@ -1,0 +1,1 @@
+"""Async audio jobs: SAQ on Redis runs them, S3 holds inputs and results."""

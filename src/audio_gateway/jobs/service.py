@@ -1,0 +1,186 @@
+"""Submitting and reading jobs (the API side). Validation is the sync endpoints', before anything is queued."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+
+from ..audio import UnreadableAudio, probe_audio
+from ..errors import GatewayError, InvalidRequest, NotFound
+from ..speech import SpeechRequest, validate_speech
+from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
+from .fetch import check_file_url
+from .model import FINAL_STATUSES, JobRecord, new_job_id, now
+from .runtime import TASK_NAME, JobRuntime
+
+__all__ = ["JobService", "FileUrlJob", "IdempotencyConflict"]
+
+
+class IdempotencyConflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+
+
+class NotCancellable(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+
+
+class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
+    """JSON body of an STT job whose audio the gateway fetches itself."""
+
+    model: str
+    file_url: str
+    response_format: str = "json"
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    timestamp_granularities: list[str] = []
+
+
+class JobService:
+    def __init__(self, runtime: JobRuntime):
+        self.runtime = runtime
+
+    # -- submit ----------------------------------------------------------------------------------------
+
+    async def submit_speech(self, owner: str, body: SpeechRequest, body_hash: str, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+        route = self.runtime.gateway.route(body.model)
+        if route.model.kind == "stt":
+            raise InvalidRequest(f"{route.model.id} is a speech-to-text model; send the audio as multipart/form-data "
+                                 "or JSON with `file_url`.", param="model")
+        validate_speech(body, route, max_chars=route.model.capabilities.max_job_input_chars)
+        if body.stream_format != "audio":
+            raise InvalidRequest("Jobs produce a file; `stream_format` must be `audio`.", param="stream_format")
+        record = JobRecord(id=new_job_id(), owner=owner, kind="tts", model=route.model.id, created_at=now(),
+                           request=msgspec.to_builtins(body), body_hash=body_hash)
+        return await self._enqueue(record, idempotency_key)
+
+    async def submit_upload(self, owner: str, upload: Upload, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+        form = parse_transcription_form(upload, "transcribe")
+        route = self.runtime.gateway.route(form.model)
+        validate_transcription(form, route, upload)
+        if form.stream:
+            raise InvalidRequest("Jobs produce a file; `stream` is not supported.", param="stream")
+        try:
+            info = await anyio.to_thread.run_sync(probe_audio, upload.file)
+        except UnreadableAudio as exc:
+            raise InvalidRequest(f"The file is not readable audio ({exc.reason}).", param="file",
+                                 code="invalid_file_format") from None
+        check_duration(info, route)
+        digest = await anyio.to_thread.run_sync(_file_digest, upload)
+        body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
+        job_id = new_job_id()
+        record = JobRecord(id=job_id, owner=owner, kind="stt", model=route.model.id, created_at=now(),
+                           request={**msgspec.to_builtins(form), "filename": upload.filename}, body_hash=body_hash)
+        replay = await self._replay(record, idempotency_key)
+        if replay is not None:
+            return replay, False
+        key = self.runtime.objects.key(owner, job_id, "input", _safe_name(upload.filename))
+        await self.runtime.objects.put(key, upload.file, upload.content_type)
+        return await self._enqueue(msgspec.structs.replace(record, input_key=key), None)
+
+    async def submit_file_url(self, owner: str, body: FileUrlJob, body_hash: str, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+        check_file_url(body.file_url, self.runtime.objects.bucket)
+        fields = {"model": [body.model], "response_format": [body.response_format],
+                  "timestamp_granularities[]": list(body.timestamp_granularities)}
+        for name in ("language", "prompt", "temperature"):
+            if getattr(body, name) is not None:
+                fields[name] = [str(getattr(body, name))]
+        probe = Upload(fields=fields, file=None, file_bytes=0)
+        form = parse_transcription_form(msgspec.structs.replace(probe, file_bytes=1, file=_Placeholder()), "transcribe")
+        route = self.runtime.gateway.route(form.model)
+        validate_transcription(form, route, probe)
+        record = JobRecord(id=new_job_id(), owner=owner, kind="stt", model=route.model.id, created_at=now(),
+                           request={**msgspec.to_builtins(form), "filename": body.file_url.rsplit("/", 1)[-1]},
+                           file_url=body.file_url, body_hash=body_hash)
+        return await self._enqueue(record, idempotency_key)
+
+    async def _replay(self, record: JobRecord, idempotency_key: str | None) -> JobRecord | None:
+        if not idempotency_key:
+            return None
+        previous_id = await self.runtime.store.claim_idempotency_key(record.owner, idempotency_key, record.id)
+        if previous_id is None:
+            return None
+        previous = await self.runtime.store.get(previous_id)
+        if previous is None or previous.body_hash != record.body_hash:
+            raise IdempotencyConflict("This Idempotency-Key was already used with a different request body.",
+                                      param="Idempotency-Key", code="idempotency_key_reused")
+        return previous
+
+    async def _enqueue(self, record: JobRecord, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+        replay = await self._replay(record, idempotency_key)
+        if replay is not None:
+            return replay, False
+        settings = self.runtime.settings
+        await self.runtime.store.create(record)
+        await self.runtime.queue.enqueue(
+            TASK_NAME, job_id=record.id, key=record.id,
+            timeout=settings.job_timeout_seconds, heartbeat=settings.job_heartbeat_seconds,
+            retries=settings.job_attempts, retry_delay=settings.job_retry_delay_seconds,
+            retry_backoff=settings.job_retry_backoff_cap_seconds, ttl=settings.job_retention_seconds,
+        )
+        return record, True
+
+    # -- read, list, cancel ----------------------------------------------------------------------------
+
+    async def get(self, owner: str, job_id: str) -> JobRecord:
+        record = await self.runtime.store.get(job_id) if job_id.startswith("job_") else None
+        if record is None or record.owner != owner:  # someone else's job is indistinguishable from none
+            raise NotFound(f"No job with id {job_id!r}.", param="id", code="job_not_found")
+        return record
+
+    async def public(self, record: JobRecord) -> dict[str, Any]:
+        if record.status == "completed" and record.result is not None:
+            url, expires_at = await self.runtime.objects.presigned_get(record.result.key)
+            return record.public(url, expires_at)
+        return record.public()
+
+    async def list(self, owner: str, limit: int, after: str | None) -> dict[str, Any]:
+        records, has_more = await self.runtime.store.list(owner, limit=limit, after=after)
+        data = [await self.public(r) for r in records]
+        return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+
+    async def cancel(self, owner: str, job_id: str) -> JobRecord:
+        record = await self.get(owner, job_id)
+        if record.status in FINAL_STATUSES:
+            raise NotCancellable(f"Job {job_id} is already {record.status}.", param="id", code="job_not_cancellable")
+        updated = await self.runtime.store.update(
+            job_id, lambda r: msgspec.structs.replace(r, status="cancelled", completed_at=now()))
+        saq_job = await self.runtime.queue.job(job_id)
+        if saq_job is not None:
+            await self.runtime.queue.abort(saq_job, "cancelled by the client")
+        return updated or record
+
+
+class _Placeholder:
+    """Stands in for a file so the shared form parser accepts a file_url job."""
+
+    def close(self) -> None:
+        pass
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(msgspec.json.encode(value, order="sorted")).hexdigest()
+
+
+def _file_digest(upload: Upload) -> str:
+    digest = hashlib.sha256()
+    upload.file.seek(0)
+    while chunk := upload.file.read(1024 * 1024):
+        digest.update(chunk)
+    upload.file.seek(0)
+    return digest.hexdigest()
+
+
+def _safe_name(filename: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename.rsplit("/", 1)[-1])[:100]
+    return cleaned or "audio"
+
+
+def body_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()

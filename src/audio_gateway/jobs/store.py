@@ -1,0 +1,92 @@
+"""Job records in Redis: one JSON value per job, a per-owner index, idempotency keys.
+
+Writes that race (a worker finishing while a client cancels) go through a
+WATCH/MULTI transaction so a final status is never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import time
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from .model import FINAL_STATUSES, JobRecord
+
+__all__ = ["JobStore"]
+
+_decoder = msgspec.json.Decoder(JobRecord)
+
+
+class JobStore:
+    def __init__(self, redis: Redis, *, retention_seconds: int, prefix: str = "ag"):
+        self.redis = redis
+        self.retention = retention_seconds
+        self.prefix = prefix
+
+    def _job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def _index(self, owner: str) -> str:
+        return f"{self.prefix}:jobs:{owner}"
+
+    def _idem(self, owner: str, key: str) -> str:
+        return f"{self.prefix}:idem:{owner}:{key}"
+
+    async def create(self, record: JobRecord) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._job(record.id), msgspec.json.encode(record), ex=self.retention)
+            pipe.zadd(self._index(record.owner), {record.id: time.time_ns() // 1_000_000})  # ms: stable newest-first
+            pipe.expire(self._index(record.owner), self.retention)
+            await pipe.execute()
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        raw = await self.redis.get(self._job(job_id))
+        return _decoder.decode(raw) if raw else None
+
+    async def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None]) -> JobRecord | None:
+        """Apply `change` atomically; it may return None to leave the record as is. Final records never change."""
+        key = self._job(job_id)
+        while True:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if not raw:
+                        return None
+                    current = _decoder.decode(raw)
+                    if current.status in FINAL_STATUSES:
+                        return current
+                    updated = change(current)
+                    if updated is None:
+                        return current
+                    pipe.multi()
+                    pipe.set(key, msgspec.json.encode(updated), ex=self.retention)
+                    await pipe.execute()
+                    return updated
+                except WatchError:
+                    continue
+
+    async def list(self, owner: str, *, limit: int, after: str | None = None) -> tuple[list[JobRecord], bool]:
+        """Newest first; `after` is the id of the last job of the previous page. Returns (records, has_more)."""
+        start = 0
+        if after is not None:
+            rank = await self.redis.zrevrank(self._index(owner), after)
+            start = 0 if rank is None else rank + 1
+        ids = await self.redis.zrevrange(self._index(owner), start, start + limit)
+        records = []
+        for job_id in ids[:limit]:
+            record = await self.get(job_id.decode() if isinstance(job_id, bytes) else job_id)
+            if record is not None:
+                records.append(record)
+        return records, len(ids) > limit
+
+    async def claim_idempotency_key(self, owner: str, key: str, job_id: str) -> str | None:
+        """Bind `key` to `job_id` unless already bound; returns the job id it was bound to before."""
+        if await self.redis.set(self._idem(owner, key), job_id, nx=True, ex=self.retention):
+            return None
+        existing = await self.redis.get(self._idem(owner, key))
+        return existing.decode() if isinstance(existing, bytes) else existing

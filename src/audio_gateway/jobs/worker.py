@@ -1,0 +1,128 @@
+"""`audio-gateway worker`: SAQ workers that run audio jobs; any number, on any machine.
+
+SAQ gives timeouts, retries with capped exponential backoff, and the sweep that
+re-queues a job whose worker stopped heartbeating (killed, lost). The task keeps
+the gateway's own job record in step with SAQ's view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from saq import Worker
+
+from ..catalog import Plan
+from ..errors import GatewayError, UpstreamUnavailable, error_body
+from ..gateway import Gateway
+from ..settings import Settings
+from .model import JobError, JobRecord, JobResult, now
+from .runner import run_speech, run_transcription
+from .runtime import TASK_NAME, JobRuntime, open_job_runtime
+
+__all__ = ["build_worker", "run_job"]
+
+log = logging.getLogger("audio_gateway.jobs")
+
+
+def _failed(error: GatewayError) -> JobError:
+    detail = error_body(error)["error"]
+    return JobError(message=detail["message"], type=detail["type"], code=detail["code"])
+
+
+async def _heartbeat(saq_job: Any, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await saq_job.update()
+
+
+async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
+    runtime: JobRuntime = ctx["runtime"]
+    saq_job = ctx["job"]
+    store = runtime.store
+
+    def start(record: JobRecord) -> JobRecord:
+        return msgspec.structs.replace(record, status="in_progress", started_at=record.started_at or now(),
+                                       tries=saq_job.attempts)
+
+    record = await store.update(job_id, start)
+    if record is None or record.status != "in_progress":
+        return  # deleted, cancelled or already finished
+
+    async def progress(value: float) -> None:
+        await store.update(job_id, lambda r: msgspec.structs.replace(r, progress=max(r.progress, value)))
+
+    beat = asyncio.create_task(_heartbeat(saq_job, max(0.5, runtime.settings.job_heartbeat_seconds / 3)))
+    try:
+        if record.kind == "tts":
+            output = await run_speech(runtime.gateway, record, progress, runtime.settings.job_piece_concurrency)
+        else:
+            output = await run_transcription(runtime.gateway, record, runtime.objects, progress,
+                                             runtime.settings.file_url_allow)
+        key = runtime.objects.key(record.owner, record.id, f"output.{output.extension}")
+        try:
+            await runtime.objects.put(key, output.body, output.content_type)
+        finally:
+            output.body.close()
+    except UpstreamUnavailable as exc:
+        if saq_job.retryable:  # SAQ re-queues it after a backoff; the record says why it waits
+            await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued", error=_failed(exc)))
+            raise
+        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=_failed(exc),
+                                                                   completed_at=now()))
+        return
+    except GatewayError as exc:  # the input itself is bad: retrying cannot help
+        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=_failed(exc),
+                                                                   completed_at=now()))
+        return
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+
+    result = JobResult(key=key, content_type=output.content_type, bytes=output.size)
+    await store.update(job_id, lambda r: msgspec.structs.replace(
+        r, status="completed", progress=1.0, result=result, usage=output.usage, error=None, completed_at=now()))
+    log.info(msgspec.json.encode({"job": job_id, "status": "completed", "model_served": output.usage.model_served,
+                                  "cost_usd": output.usage.cost_usd, "bytes": output.size}).decode())
+
+
+async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
+    """A job SAQ gave up on (timeout, sweep with no retries left) must not stay in_progress."""
+    job_id = (saq_job.kwargs or {}).get("job_id")
+    if job_id and saq_job.status in ("failed", "aborted") and not saq_job.retryable:
+        error = JobError(message=f"The job did not finish ({saq_job.error or saq_job.status}).", type="job_error",
+                         code="job_" + str(saq_job.status))
+        await runtime.store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error,
+                                                                           completed_at=now()))
+
+
+def build_worker(settings: Settings, plan: Plan) -> Worker:
+    from saq import Queue
+
+    stack = contextlib.AsyncExitStack()
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        gateway = await stack.enter_async_context(Gateway.running(plan))
+        ctx["runtime"] = await stack.enter_async_context(open_job_runtime(settings, gateway))
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await stack.aclose()
+
+    async def after_process(ctx: dict[str, Any]) -> None:
+        if "runtime" in ctx and ctx.get("job") is not None:
+            await _fail_exhausted(ctx["runtime"], ctx["job"])
+
+    queue = Queue.from_url(settings.queue_url, name="audio-gateway")
+    return Worker(
+        queue,
+        functions=[(TASK_NAME, run_job)],
+        concurrency=settings.worker_concurrency,
+        startup=startup,
+        shutdown=shutdown,
+        after_process=after_process,
+        timers={"sweep": settings.worker_sweep_seconds},
+    )
