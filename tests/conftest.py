@@ -55,10 +55,14 @@ def gateway(fake_openai, fake_siliconflow):
     server.stop()
 
 
+def keyed_client(url: str, name: str) -> httpx.Client:
+    """Raw HTTP to the gateway as one of the configured client keys."""
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {CLIENT_KEYS[name]}"}, timeout=10)
+
+
 @pytest.fixture
 def client(gateway):
-    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {CLIENT_KEYS['alice']}"},
-                      timeout=10) as http:
+    with keyed_client(gateway.url, "alice") as http:
         yield http
 
 

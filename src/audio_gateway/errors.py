@@ -4,6 +4,7 @@
      ├── InvalidRequest        400    invalid_request_error (bad field: `param` names it)
      ├── AuthenticationFailed  401    invalid_request_error / invalid_api_key
      ├── NotFound              404    invalid_request_error (model_not_found, job_not_found…)
+     ├── Conflict              409    invalid_request_error (idempotency key reuse, finished job)
      ├── PayloadTooLarge       413    invalid_request_error
      ├── UpstreamClientError   4xx    the provider refused the caller's input (passed through)
      ├── UpstreamUnavailable   502/503/504  every target failed; lists each attempt
@@ -19,7 +20,7 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "GatewayError", "InvalidRequest", "AuthenticationFailed", "NotFound", "PayloadTooLarge",
+    "GatewayError", "InvalidRequest", "AuthenticationFailed", "NotFound", "Conflict", "PayloadTooLarge",
     "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
 ]
 
@@ -64,6 +65,13 @@ class AuthenticationFailed(GatewayError):
 
 class NotFound(GatewayError):
     status = 404
+    type = "invalid_request_error"
+
+
+class Conflict(GatewayError):
+    """409: the request clashes with existing state (a reused Idempotency-Key, a finished job)."""
+
+    status = 409
     type = "invalid_request_error"
 
 

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from ..conftest import CLIENT_KEYS, provider_env
+from ..conftest import keyed_client, provider_env
 from ..support.server_thread import GatewayServer
 from ..support.services import MotoS3Server, RedisServer, WorkerProcess
 
@@ -61,15 +61,13 @@ def jobs_gateway(fake_openai, fake_siliconflow, redis_server, s3_server, tmp_pat
 
 @pytest.fixture
 def alice(jobs_gateway):
-    with httpx.Client(base_url=jobs_gateway.url, headers={"Authorization": f"Bearer {CLIENT_KEYS['alice']}"},
-                      timeout=10) as http:
+    with keyed_client(jobs_gateway.url, "alice") as http:
         yield http
 
 
 @pytest.fixture
 def bob(jobs_gateway):
-    with httpx.Client(base_url=jobs_gateway.url, headers={"Authorization": f"Bearer {CLIENT_KEYS['bob']}"},
-                      timeout=10) as http:
+    with keyed_client(jobs_gateway.url, "bob") as http:
         yield http
 
 

@@ -9,24 +9,14 @@ import anyio.to_thread
 import msgspec
 
 from ..audio import UnreadableAudio, probe_audio
-from ..errors import GatewayError, InvalidRequest, NotFound
+from ..errors import Conflict, InvalidRequest, NotFound
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
 from .fetch import check_file_url
 from .model import FINAL_STATUSES, JobRecord, new_job_id, now
 from .runtime import TASK_NAME, JobRuntime
 
-__all__ = ["JobService", "FileUrlJob", "IdempotencyConflict"]
-
-
-class IdempotencyConflict(GatewayError):
-    status = 409
-    type = "invalid_request_error"
-
-
-class NotCancellable(GatewayError):
-    status = 409
-    type = "invalid_request_error"
+__all__ = ["JobService", "FileUrlJob"]
 
 
 class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,7 +97,7 @@ class JobService:
             return None
         previous = await self.runtime.store.get(previous_id)
         if previous is None or previous.body_hash != record.body_hash:
-            raise IdempotencyConflict("This Idempotency-Key was already used with a different request body.",
+            raise Conflict("This Idempotency-Key was already used with a different request body.",
                                       param="Idempotency-Key", code="idempotency_key_reused")
         return previous
 
@@ -148,7 +138,7 @@ class JobService:
     async def cancel(self, owner: str, job_id: str) -> JobRecord:
         record = await self.get(owner, job_id)
         if record.status in FINAL_STATUSES:
-            raise NotCancellable(f"Job {job_id} is already {record.status}.", param="id", code="job_not_cancellable")
+            raise Conflict(f"Job {job_id} is already {record.status}.", param="id", code="job_not_cancellable")
         updated = await self.runtime.store.update(
             job_id, lambda r: msgspec.structs.replace(r, status="cancelled", completed_at=now()))
         saq_job = await self.runtime.queue.job(job_id)

@@ -68,15 +68,15 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
         finally:
             output.body.close()
     except UpstreamUnavailable as exc:
+        error = _failed(exc)
         if saq_job.retryable:  # SAQ re-queues it after a backoff; the record says why it waits
-            await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued", error=_failed(exc)))
+            await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued", error=error))
             raise
-        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=_failed(exc),
-                                                                   completed_at=now()))
+        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
         return
     except GatewayError as exc:  # the input itself is bad: retrying cannot help
-        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=_failed(exc),
-                                                                   completed_at=now()))
+        error = _failed(exc)
+        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
         return
     finally:
         beat.cancel()

@@ -14,17 +14,13 @@ from typing import Any
 import httpx
 import msgspec
 
+from ..audio.formats import speech_content_type
 from ..audio.transcript import Transcript, transcript_from_openai_json, transcript_from_openai_verbose
 from ..catalog.model import Provider
 from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
 from .transport import first_byte_deadline, open_stream, retry_after_seconds
 
 __all__ = ["OpenAIAdapter", "map_openai_error"]
-
-_SPEECH_CONTENT_TYPES = {
-    "mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac",
-    "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm",
-}
 
 
 def map_openai_error(status: int, body: bytes, headers: httpx.Headers) -> UpstreamFailure:
@@ -92,7 +88,7 @@ class OpenAIAdapter:
             stream = AudioStream("text/event-stream", first, tap.wrap(rest), response.aclose)
             tap.stream = stream
             return stream
-        content_type = _SPEECH_CONTENT_TYPES[call.response_format]
+        content_type = speech_content_type(call.response_format)
         if not response.headers.get("content-type", "").startswith(("audio/", "application/octet-stream")):
             await response.aclose()
             raise UpstreamFailure("malformed", f"expected audio, got {response.headers.get('content-type')!r}")

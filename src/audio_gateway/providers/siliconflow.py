@@ -12,14 +12,13 @@ from typing import Any
 import httpx
 import msgspec
 
+from ..audio.formats import speech_content_type
 from ..audio.transcript import Transcript, transcript_from_text
 from ..catalog.model import Provider
 from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
 from .transport import first_byte_deadline, open_stream, retry_after_seconds
 
 __all__ = ["SiliconFlowAdapter", "map_siliconflow_error"]
-
-_CONTENT_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "wav": "audio/wav", "pcm": "audio/pcm"}
 
 
 def map_siliconflow_error(status: int, body: bytes, headers: httpx.Headers) -> UpstreamFailure:
@@ -58,7 +57,7 @@ class SiliconFlowAdapter:
         if not response.headers.get("content-type", "").startswith(("audio/", "application/octet-stream")):
             await response.aclose()
             raise UpstreamFailure("malformed", f"expected audio, got {response.headers.get('content-type')!r}")
-        return AudioStream(_CONTENT_TYPES[call.response_format], first, rest, response.aclose)
+        return AudioStream(speech_content_type(call.response_format), first, rest, response.aclose)
 
     async def transcribe(self, call: TranscriptionCall) -> Transcript:
         call.file.seek(0)
