@@ -13,7 +13,7 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
 from .fetch import check_file_url
-from .model import FINAL_STATUSES, JobRecord, new_job_id, now
+from .model import FINAL_STATUSES, JobError, JobRecord, new_job_id, now
 from .runtime import TASK_NAME, JobRuntime
 
 __all__ = ["JobService", "FileUrlJob"]
@@ -121,7 +121,20 @@ class JobService:
         record = await self.runtime.store.get(job_id) if job_id.startswith("job_") else None
         if record is None or record.owner != owner:  # someone else's job is indistinguishable from none
             raise NotFound(f"No job with id {job_id!r}.", param="id", code="job_not_found")
+        if record.status not in FINAL_STATUSES:
+            record = await self._reconcile(record)
         return record
+
+    async def _reconcile(self, record: JobRecord) -> JobRecord:
+        """SAQ may give up on a job where no task of ours runs (swept with no attempts left): say so."""
+        saq_job = await self.runtime.queue.job(record.id)
+        if saq_job is None or saq_job.status not in ("failed", "aborted") or saq_job.retryable:
+            return record
+        error = JobError(message=f"The job did not finish ({saq_job.error or saq_job.status}).".splitlines()[0],
+                         type="job_error", code=f"job_{saq_job.status}")
+        updated = await self.runtime.store.update(
+            record.id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
+        return updated or record
 
     async def public(self, record: JobRecord) -> dict[str, Any]:
         if record.status == "completed" and record.result is not None:
