@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test system-test-deps bench clean
+.PHONY: run test install install-test system-test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -32,9 +32,6 @@ system-test-deps:
 
 test: install-test system-test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
-
-bench: install-test system-test-deps
-	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
