@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from ..billing import Charge
+from ..billing import Charge, decimal_text
 from ..catalog import Target
 from ..routing import Attempt
 
-__all__ = ["gateway_headers", "usd"]
-
-
-def usd(value) -> str:
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
+__all__ = ["gateway_headers", "log_fields"]
 
 
 def gateway_headers(target: Target, attempts: tuple[Attempt, ...], charge: Charge) -> dict[str, str]:
@@ -19,10 +14,10 @@ def gateway_headers(target: Target, attempts: tuple[Attempt, ...], charge: Charg
     return {
         "x-gateway-model": target.model.id,
         "x-gateway-provider": target.provider.name,
-        "x-gateway-attempts": str(sum(1 for a in attempts if a.outcome not in ("not_configured", "unsupported"))),
-        "x-gateway-cost-usd": usd(charge.total_usd),
+        "x-gateway-attempts": str(sum(a.reached_provider for a in attempts)),
+        "x-gateway-cost-usd": decimal_text(charge.total_usd),
         "x-gateway-billing-unit": primary.unit,
-        "x-gateway-billing-quantity": usd(primary.quantity),
+        "x-gateway-billing-quantity": decimal_text(primary.quantity),
     }
 
 
@@ -31,5 +26,5 @@ def log_fields(target: Target, attempts: tuple[Attempt, ...], charge: Charge) ->
         "model_served": target.model.id,
         "provider": target.provider.name,
         "attempts": [f"{a.model}:{a.outcome}" for a in attempts],
-        "cost_usd": usd(charge.total_usd),
+        "cost_usd": decimal_text(charge.total_usd),
     }

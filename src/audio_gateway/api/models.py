@@ -6,15 +6,12 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from ..billing import decimal_text
 from ..catalog import Model, Plan, TtsModel
 from ..errors import NotFound
 from .errors import json_response
 
 __all__ = ["list_models", "retrieve_model", "model_object"]
-
-
-def _decimal(value) -> str:
-    return format(value.normalize(), "f")
 
 
 def model_object(model: Model, plan: Plan) -> dict[str, Any]:
@@ -33,8 +30,8 @@ def model_object(model: Model, plan: Plan) -> dict[str, Any]:
         "aliases": list(model.aliases),
         "strengths": list(model.strengths),
         "pricing": [
-            {"unit": c.unit, "price_usd": _decimal(c.price_usd), "per": c.per,
-             **({"rounding": c.rounding, "round_to_seconds": _decimal(c.round_to_seconds)} if c.unit == "second" else {})}
+            {"unit": c.unit, "price_usd": decimal_text(c.price_usd), "per": c.per,
+             **({"rounding": c.rounding, "round_to_seconds": decimal_text(c.round_to_seconds)} if c.unit == "second" else {})}
             for c in model.billing
         ],
         "fallbacks": [target.model.id for target in route.targets[1:]],

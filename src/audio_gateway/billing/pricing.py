@@ -13,7 +13,7 @@ import msgspec
 
 from ..catalog.model import BillingComponent
 
-__all__ = ["Usage", "ChargeLine", "Charge", "price", "round_seconds"]
+__all__ = ["Usage", "ChargeLine", "Charge", "price", "round_seconds", "decimal_text"]
 
 _MODES = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
 
@@ -43,6 +43,12 @@ class Charge(msgspec.Struct, frozen=True):
     def primary(self) -> ChargeLine:
         """The first component: what the `x-gateway-billing-*` headers report."""
         return self.lines[0]
+
+
+def decimal_text(value: Decimal) -> str:
+    """Plain notation without trailing zeros (`0.000165`, `15`): how money and quantities are shown."""
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
 
 
 def round_seconds(seconds: Decimal, increment: Decimal, mode: str) -> Decimal:

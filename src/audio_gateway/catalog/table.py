@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 
+from ..billing.pricing import decimal_text
 from .model import BillingComponent, Plan
 
 __all__ = ["render_table", "describe_price"]
@@ -12,18 +12,14 @@ _UNIT_WORDS = {"character": "chars", "utf8_byte": "UTF-8 bytes", "input_token": 
                "output_token": "output tokens", "second": "seconds", "request": "requests"}
 
 
-def _amount(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
 def describe_price(component: BillingComponent) -> str:
     """`$15 / 1M chars`, `$0.006 / min (round up 1s)`."""
     if component.unit == "second" and component.per % 60 == 0:
         per = component.per // 60
-        text = f"${_amount(component.price_usd)} / {'' if per == 1 else f'{per} '}min"
-        return text + f" (round {component.rounding} {_amount(component.round_to_seconds)}s)"
+        text = f"${decimal_text(component.price_usd)} / {'' if per == 1 else f'{per} '}min"
+        return text + f" (round {component.rounding} {decimal_text(component.round_to_seconds)}s)"
     per = {1_000_000: "1M ", 1_000: "1K ", 1: ""}.get(component.per, f"{component.per} ")
-    return f"${_amount(component.price_usd)} / {per}{_UNIT_WORDS[component.unit]}"
+    return f"${decimal_text(component.price_usd)} / {per}{_UNIT_WORDS[component.unit]}"
 
 
 def render_table(plan: Plan) -> str:

@@ -18,7 +18,7 @@ from typing import IO
 import anyio.to_thread
 import msgspec
 
-from ..api.billing_headers import usd
+from ..billing import decimal_text
 from ..audio import UnreadableAudio, probe_audio, render_transcript
 from ..catalog import TtsModel
 from ..errors import InvalidRequest
@@ -70,11 +70,11 @@ async def run_speech(gateway: Gateway, record: JobRecord, progress: Progress, co
     charges = [r[2] for r in results]
     units = {c.primary.unit for c in charges}
     usage = JobUsage(
-        cost_usd=usd(sum((c.total_usd for c in charges), Decimal(0))),
+        cost_usd=decimal_text(sum((c.total_usd for c in charges), Decimal(0))),
         billing_unit=units.pop() if len(units) == 1 else "mixed",
-        billing_quantity=usd(sum((c.primary.quantity for c in charges), Decimal(0))),
+        billing_quantity=decimal_text(sum((c.primary.quantity for c in charges), Decimal(0))),
         model_served=",".join(model for model, _ in served.most_common()),
-        attempts=sum(len([a for a in r[1].attempts if a.outcome not in ("not_configured", "unsupported")]) for r in results),
+        attempts=sum(a.reached_provider for r in results for a in r[1].attempts),
     )
     body = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     body.write(audio)
@@ -128,9 +128,9 @@ async def run_transcription(gateway: Gateway, record: JobRecord, store: ObjectSt
     rendered = render_transcript(outcome.transcript, form.response_format,
                                  usage_seconds=outcome.billed_seconds if form.task == "transcribe" else None,
                                  include_words="word" in form.timestamp_granularities)
-    usage = JobUsage(cost_usd=usd(outcome.charge.total_usd), billing_unit=outcome.charge.primary.unit,
-                     billing_quantity=usd(outcome.charge.primary.quantity), model_served=outcome.target.model.id,
-                     attempts=sum(1 for a in outcome.attempts if a.outcome not in ("not_configured", "unsupported")))
+    usage = JobUsage(cost_usd=decimal_text(outcome.charge.total_usd), billing_unit=outcome.charge.primary.unit,
+                     billing_quantity=decimal_text(outcome.charge.primary.quantity), model_served=outcome.target.model.id,
+                     attempts=sum(a.reached_provider for a in outcome.attempts))
     body = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     body.write(rendered.body)
     return JobOutput(body=body, size=len(rendered.body), content_type=rendered.content_type,

@@ -30,6 +30,11 @@ class Attempt(msgspec.Struct, frozen=True):
     reason: str = ""
     status: int | None = None
 
+    @property
+    def reached_provider(self) -> bool:
+        """False for targets skipped without a call (no key, cannot honour the request)."""
+        return self.outcome not in ("not_configured", "unsupported")
+
 
 class Unsuitable(Exception):
     """Raised by a caller's `prepare` when a target cannot honour the request (e.g. a format)."""
@@ -43,7 +48,7 @@ class Served(msgspec.Struct, Generic[T], frozen=True):
 
 def _exhausted(attempts: list[Attempt]) -> UpstreamUnavailable:
     """502 in general; 503 when nothing was configured to try; 504 when everything timed out."""
-    tried = [a for a in attempts if a.outcome not in ("not_configured", "unsupported")]
+    tried = [a for a in attempts if a.reached_provider]
     listing = [msgspec.structs.asdict(a) for a in attempts]
     summary = "; ".join(f"{a.model} via {a.provider}: {a.reason}" for a in attempts)
     if not tried:
