@@ -50,6 +50,9 @@ class Gateway:
     def __init__(self, plan: Plan, adapters: Mapping[str, Adapter]):
         self.plan = plan
         self.adapters = MappingProxyType(dict(adapters))
+        # The largest upload any STT model accepts: the streaming reader's cap (each model's own is checked later).
+        self.max_upload_bytes = max((m.capabilities.max_upload_bytes for m in plan.models if m.kind == "stt"),
+                                    default=25 * 1024 * 1024)
 
     @classmethod
     @asynccontextmanager

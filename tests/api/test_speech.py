@@ -9,7 +9,6 @@ import time
 from decimal import Decimal
 
 import av
-import httpx
 import openai
 import pytest
 

@@ -22,9 +22,7 @@ __all__ = ["create_transcription", "create_translation"]
 
 
 def upload_limits(gateway: Gateway) -> UploadLimits:
-    """The largest upload any STT model accepts; the model's own limit is checked once the form is read."""
-    limits = [m.capabilities.max_upload_bytes for m in gateway.plan.models if m.kind == "stt"]
-    return UploadLimits(max_file_bytes=max(limits, default=25 * 1024 * 1024))
+    return UploadLimits(max_file_bytes=gateway.max_upload_bytes)
 
 
 async def _serve(request: Request, task: str) -> Response:

@@ -12,6 +12,7 @@ from ..audio import UnreadableAudio, probe_audio
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
+from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url
 from .model import FINAL_STATUSES, JobError, JobRecord, new_job_id, now
 from .runtime import TASK_NAME, JobRuntime
@@ -80,10 +81,10 @@ class JobService:
         for name in ("language", "prompt", "temperature"):
             if getattr(body, name) is not None:
                 fields[name] = [str(getattr(body, name))]
-        probe = Upload(fields=fields, file=None, file_bytes=0)
-        form = parse_transcription_form(msgspec.structs.replace(probe, file_bytes=1, file=_Placeholder()), "transcribe")
+        fields_only = Upload(fields=fields)
+        form = parse_transcription_fields(fields_only, "transcribe")
         route = self.runtime.gateway.route(form.model)
-        validate_transcription(form, route, probe)
+        validate_transcription(form, route, fields_only)
         record = JobRecord(id=new_job_id(), owner=owner, kind="stt", model=route.model.id, created_at=now(),
                            request={**msgspec.to_builtins(form), "filename": body.file_url.rsplit("/", 1)[-1]},
                            file_url=body.file_url, body_hash=body_hash)
@@ -158,13 +159,6 @@ class JobService:
         if saq_job is not None:
             await self.runtime.queue.abort(saq_job, "cancelled by the client")
         return updated or record
-
-
-class _Placeholder:
-    """Stands in for a file so the shared form parser accepts a file_url job."""
-
-    def close(self) -> None:
-        pass
 
 
 def _hash(value: Any) -> str:

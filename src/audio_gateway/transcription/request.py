@@ -14,7 +14,7 @@ from ..providers.base import TranscriptionCall
 from ..routing import Unsuitable
 from .upload import Upload
 
-__all__ = ["TranscriptionRequest", "parse_transcription_form", "validate_transcription", "transcription_call_for"]
+__all__ = ["TranscriptionRequest", "parse_transcription_form", "parse_transcription_fields", "validate_transcription", "transcription_call_for"]
 
 Task = Literal["transcribe", "translate"]
 _KNOWN_FORMATS = (*RESPONSE_FORMATS, "diarized_json")
@@ -41,9 +41,14 @@ def _bool(value: str | None, param: str) -> bool:
 
 
 def parse_transcription_form(upload: Upload, task: Task) -> TranscriptionRequest:
-    """Form fields → typed request; a missing or malformed field is a 400 naming it."""
+    """Form fields and file → typed request; a missing or malformed field is a 400 naming it."""
     if upload.file is None or upload.file_bytes == 0:
         raise InvalidRequest("Upload the audio as a non-empty `file` field.", param="file", code="missing_file")
+    return parse_transcription_fields(upload, task)
+
+
+def parse_transcription_fields(upload: Upload, task: Task) -> TranscriptionRequest:
+    """The text fields alone (a `file_url` job has no file part)."""
     model = (upload.first("model") or "").strip()
     if not model:
         raise InvalidRequest("you must provide a model parameter", param="model", code="missing_required_parameter")
