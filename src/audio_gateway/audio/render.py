@@ -38,6 +38,9 @@ RESPONSE_FORMATS: Final[tuple[ResponseFormat, ...]] = ("json", "text", "srt", "v
 JSON_CONTENT_TYPE: Final = "application/json"
 TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
 EVENT_STREAM_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
+# Cue times are clamped here (about 285,000 years): a provider's absurd duration such as 1e308 s would
+# otherwise overflow to infinity when turned into milliseconds.
+_MAX_MS: Final = 2**53
 
 
 class Rendered(msgspec.Struct, frozen=True):
@@ -222,9 +225,9 @@ def _cues(t: Transcript, *, vtt: bool) -> Iterator[tuple[int, int, str]]:
 def _limit_ms(t: Transcript) -> int:
     """The clamp ceiling: the audio's duration; if that is unknown (0), the latest finite segment end."""
     if math.isfinite(t.duration) and t.duration > 0:
-        return round(t.duration * 1000)
+        return round(min(t.duration * 1000, _MAX_MS))
     ends = [s.end for s in t.segments if math.isfinite(s.end) and s.end > 0]
-    return round(max(ends, default=0.0) * 1000)
+    return round(min(max(ends, default=0.0) * 1000, _MAX_MS))
 
 
 def _ms(seconds: float, limit: int) -> int:

@@ -1,0 +1,110 @@
+"""Billing properties beyond tests/unit/test_pure_core.py: every unit, every rounding rule, any text.
+
+The catalog may price characters, UTF-8 bytes, tokens, seconds (a `minute` is compiled to seconds with a
+60x `per`) and requests; whatever it says and whatever a request measured, a charge is never negative,
+billed seconds obey their rounding rule, and a byte is a byte of the UTF-8 the provider receives.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from audio_gateway.billing import Usage, count_tokens, price, round_seconds, speech_usage
+from audio_gateway.catalog.compile import _normalise_billing
+from audio_gateway.catalog.model import BillingComponent
+
+INCREMENTS = [Decimal("0.001"), Decimal("0.1"), Decimal(1), Decimal(15), Decimal(60)]
+durations = st.decimals(min_value=-10, max_value=10**7, places=6, allow_nan=False, allow_infinity=False)
+components = st.builds(
+    BillingComponent,
+    unit=st.sampled_from(["character", "utf8_byte", "input_token", "output_token", "second", "request"]),
+    price_usd=st.decimals(min_value=0, max_value=1000, places=6),
+    per=st.integers(1, 10**6),
+    round_to_seconds=st.sampled_from(INCREMENTS),
+    rounding=st.sampled_from(["up", "down", "nearest"]),
+)
+usages = st.builds(
+    Usage,
+    characters=st.integers(0, 10**9), utf8_bytes=st.integers(0, 4 * 10**9), input_tokens=st.integers(0, 10**9),
+    output_tokens=st.integers(0, 10**9), seconds=durations, requests=st.integers(0, 10),
+)
+
+
+@given(durations, st.sampled_from(INCREMENTS), st.sampled_from(["up", "down", "nearest"]))
+def test_billed_seconds_are_whole_increments_on_the_rules_side(seconds: Decimal, increment: Decimal, mode: str) -> None:
+    billed = round_seconds(seconds, increment, mode)
+    assert billed >= 0
+    assert billed % increment == 0
+    if seconds <= 0:
+        assert billed == 0
+        return
+    if mode == "up":
+        assert seconds <= billed < seconds + increment
+    elif mode == "down":
+        assert seconds - increment < billed <= seconds
+    else:
+        assert abs(billed - seconds) <= increment / 2
+
+
+@given(durations, durations, st.sampled_from(INCREMENTS), st.sampled_from(["up", "down", "nearest"]))
+def test_longer_audio_never_bills_less(a: Decimal, b: Decimal, increment: Decimal, mode: str) -> None:
+    shorter, longer = sorted((a, b))
+    assert round_seconds(shorter, increment, mode) <= round_seconds(longer, increment, mode)
+
+
+@given(st.decimals(min_value=0, max_value=10**6, places=3), st.decimals(min_value=0, max_value=100, places=4),
+       st.sampled_from(INCREMENTS), st.sampled_from(["up", "down", "nearest"]))
+def test_a_minute_price_is_the_same_money_as_its_per_second_rate(seconds, per_minute, increment, mode) -> None:
+    """`unit: minute` compiles to seconds with per x 60; the charge equals billed seconds / 60 x price."""
+    [compiled] = _normalise_billing({"billing": [{"unit": "minute", "price_usd": per_minute,
+                                                  "round_to_seconds": increment, "rounding": mode}]})["billing"]
+    component = BillingComponent(**compiled)
+    assert (component.unit, component.per) == ("second", 60)
+    charge = price([component], Usage(seconds=seconds))
+    billed = round_seconds(seconds, increment, mode)
+    assert charge.lines[0].quantity == billed
+    assert charge.total_usd == billed * per_minute / 60
+
+
+@given(st.lists(components, min_size=1, max_size=6), usages)
+def test_any_catalog_prices_any_usage_at_zero_or_more(parts: list[BillingComponent], usage: Usage) -> None:
+    charge = price(parts, usage)
+    assert [line.unit for line in charge.lines] == [c.unit for c in parts]
+    assert all(line.quantity >= 0 and line.usd >= 0 for line in charge.lines)
+    assert charge.total_usd == sum(line.usd for line in charge.lines) >= 0
+    assert charge.primary is charge.lines[0]
+
+
+EDGE_TEXTS = [
+    "", "\x00", "\x7f", "\x80", "\u07ff", "\u0800", "\ufeff", "\uffff", "\U00010000", "\U0010ffff",
+    "e\u0301", "👩‍👩‍👧‍👦", "🇺🇳", "\ud7ff\ue000", "a\r\nb\u2028c", "漢字かな交じり文", "\u200b\u200d",
+]
+UTF8_WIDTHS = {1: (0, 0x7F), 2: (0x80, 0x7FF), 3: (0x800, 0xFFFF), 4: (0x10000, 0x10FFFF)}
+one_width_texts = st.sampled_from(sorted(UTF8_WIDTHS)).flatmap(lambda width: st.tuples(st.just(width), st.text(
+    st.characters(min_codepoint=UTF8_WIDTHS[width][0], max_codepoint=UTF8_WIDTHS[width][1], codec="utf-8"))))
+
+
+@pytest.mark.parametrize("text", EDGE_TEXTS, ids=ascii)
+def test_utf8_bytes_at_encoding_boundaries(text: str) -> None:
+    usage = speech_usage(text, [BillingComponent(unit="utf8_byte", price_usd=Decimal(1))])
+    assert usage.utf8_bytes == len(text.encode()) and usage.characters == len(text)
+
+
+@given(one_width_texts)
+def test_utf8_bytes_match_the_encoding_in_every_width_class(width_and_text: tuple[int, str]) -> None:
+    width, text = width_and_text
+    usage = speech_usage(text, [BillingComponent(unit="utf8_byte", price_usd=Decimal(1))])
+    assert usage.utf8_bytes == len(text.encode()) == width * len(text)
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=200))
+def test_tokens_are_counted_only_when_priced_and_never_negative(text: str) -> None:
+    token = BillingComponent(unit="input_token", price_usd=Decimal("0.6"), per=10**6, tokenizer="o200k_base")
+    assert speech_usage(text, [BillingComponent(unit="character", price_usd=Decimal(1))]).input_tokens == 0
+    counted = speech_usage(text, [token]).input_tokens
+    assert counted == count_tokens(text, "o200k_base") >= 0
+    assert (counted == 0) == (text == "")
