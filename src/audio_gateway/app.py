@@ -39,7 +39,7 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with Gateway.running(plan) as gateway:
+        async with Gateway.running(plan, deadline=settings.request_deadline_seconds) as gateway:
             app.state.gateway = gateway
             if not settings.jobs_enabled:
                 app.state.jobs = None

@@ -21,7 +21,7 @@ log = logging.getLogger("audio_gateway")
 
 def _load(settings: Settings, directory: Path | None) -> Plan:
     return load_plan(directory or settings.catalog_dir, os.environ, ADAPTERS.keys(),
-                     upstream_timeout=settings.upstream_timeout)
+                     overrides=settings.provider_overrides)
 
 
 def _is_loopback(host: str) -> bool:

@@ -1,7 +1,8 @@
 """The gateway core: route → fallback → adapter → billing, shared by the HTTP API and job workers.
 
 `Gateway.running(plan)` owns the provider clients (one pooled httpx client per
-provider, closed on exit). Everything else is look-ups in the compiled plan.
+provider, closed on exit) and the providers' circuit breakers. Everything else is
+look-ups in the compiled plan.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .billing import Charge, Usage, price, speech_usage
 from .catalog import Plan, Route, Target
 from .errors import NotFound
 from .providers import Adapter, AudioStream, TranscriptionCall, build_adapter, make_client
-from .routing import Attempt, serve_first
+from .routing import Attempt, Breakers, serve_first
 from .speech import SpeechRequest, speech_call_for
 from .audio.transcript import Transcript
 
@@ -47,19 +48,22 @@ class TranscriptionOutcome(msgspec.Struct, frozen=True):
 
 
 class Gateway:
-    def __init__(self, plan: Plan, adapters: Mapping[str, Adapter]):
+    def __init__(self, plan: Plan, adapters: Mapping[str, Adapter], *, deadline: float | None = None):
         self.plan = plan
         self.adapters = MappingProxyType(dict(adapters))
+        self.breakers = Breakers(plan.providers.values())
+        self.deadline = deadline  # seconds for a whole fallback chain (first byte for speech)
         # The largest upload any STT model accepts: the streaming reader's cap (each model's own is checked later).
         self.max_upload_bytes = max((m.capabilities.max_upload_bytes for m in plan.models if m.kind == "stt"),
                                     default=25 * 1024 * 1024)
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, plan: Plan) -> AsyncIterator["Gateway"]:
+    async def running(cls, plan: Plan, *, deadline: float | None = None) -> AsyncIterator["Gateway"]:
         clients = {name: make_client(provider) for name, provider in plan.providers.items()}
         try:
-            yield cls(plan, {name: build_adapter(plan.providers[name], client) for name, client in clients.items()})
+            yield cls(plan, {name: build_adapter(plan.providers[name], client) for name, client in clients.items()},
+                      deadline=deadline)
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -77,7 +81,7 @@ class Gateway:
         async def attempt(target: Target) -> AudioStream:
             return await self.adapters[target.provider.name].speech(speech_call_for(request, target))
 
-        served = await serve_first(route.targets, attempt)
+        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline)
         return SpeechOutcome(stream=served.value, target=served.target, attempts=served.attempts, request=request)
 
     async def transcribe(self, route: Route, prepare: Callable[[Target], TranscriptionCall],
@@ -90,7 +94,7 @@ class Gateway:
         async def attempt(target: Target) -> Transcript:
             return await self.adapters[target.provider.name].transcribe(prepare(target))
 
-        served = await serve_first(route.targets, attempt)
+        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline)
         charge = price(served.target.model.billing, Usage(seconds=Decimal(str(duration))))
         seconds_line = next((line for line in charge.lines if line.unit == "second"), None)
         billed_seconds = int(seconds_line.quantity) if seconds_line else math.ceil(duration)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import msgspec
 
+from .catalog.model import ProviderOverrides
+
 __all__ = ["Settings", "ClientKey", "SettingsError", "parse_api_keys"]
 
 
@@ -72,11 +74,27 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool | None:
+    """on/off (true/false, 1/0); unset means "as the catalog says"."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalog_dir: Path = Path("catalog")
     api_keys: tuple[ClientKey, ...] = ()
-    upstream_timeout: float | None = None
+    provider_overrides: ProviderOverrides = ProviderOverrides()
     log_level: str = "INFO"
+    # Resilience bounds: a whole fallback chain, a silent client, and in-flight work at shutdown.
+    request_deadline_seconds: float = 60.0
+    client_timeout_seconds: float = 30.0
+    shutdown_grace_seconds: float = 30.0
     # Async jobs (optional: without a queue URL /v1/jobs answers 503).
     queue_url: str | None = None
     s3_bucket: str | None = None
@@ -104,8 +122,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             catalog_dir=Path(env.get("AUDIO_GATEWAY_CATALOG") or "catalog"),
             api_keys=parse_api_keys(env.get("AUDIO_GATEWAY_API_KEYS", "")),
-            upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),
+            provider_overrides=ProviderOverrides(
+                upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),
+                breaker_enabled=_switch(env, "AUDIO_GATEWAY_CIRCUIT_BREAKER"),
+                breaker_threshold=_int(env, "AUDIO_GATEWAY_BREAKER_THRESHOLD", 0) or None,
+                breaker_cooldown=_float(env, "AUDIO_GATEWAY_BREAKER_COOLDOWN", None),
+            ),
             log_level=(env.get("AUDIO_GATEWAY_LOG_LEVEL") or "INFO").upper(),
+            request_deadline_seconds=_float(env, "AUDIO_GATEWAY_REQUEST_DEADLINE", 60.0),
+            client_timeout_seconds=_float(env, "AUDIO_GATEWAY_CLIENT_TIMEOUT", 30.0),
+            shutdown_grace_seconds=_float(env, "AUDIO_GATEWAY_SHUTDOWN_GRACE", 30.0),
             queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
             s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
             s3_prefix=env.get("AUDIO_GATEWAY_S3_PREFIX", ""),

@@ -64,7 +64,9 @@ def test_health_probes_need_no_key(gateway):
     assert httpx.get(f"{gateway.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{gateway.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json()["providers"]["openai"] == {"adapter": "openai", "configured": True}
+    assert ready.json()["providers"]["openai"] == {
+        "adapter": "openai", "configured": True,
+        "circuit": {"state": "closed", "consecutive_failures": 0, "retry_in_seconds": None, "last_failure": None}}
 
 
 @pytest.mark.parametrize("method, path, status", [("GET", "/v1/nowhere", 404), ("DELETE", "/v1/audio/speech", 405),

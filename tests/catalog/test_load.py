@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audio_gateway.catalog import CatalogInvalid, SttModel, TtsModel, load_plan
+from audio_gateway.catalog import CatalogInvalid, ProviderOverrides, SttModel, TtsModel, load_plan
 from audio_gateway.catalog.problems import format_path
 from audio_gateway.providers import ADAPTERS
 
@@ -73,10 +73,21 @@ def test_provider_urls_and_keys_come_from_the_environment():
 
 
 def test_upstream_timeout_overrides_every_provider():
-    plan = load(CATALOG_DIR, upstream_timeout=0.25)
+    plan = load(CATALOG_DIR, overrides=ProviderOverrides(upstream_timeout=0.25))
     for provider in plan.providers.values():
         t = provider.timeouts
         assert (t.connect_seconds, t.first_byte_seconds, t.read_seconds) == (0.25, 0.25, 0.25)
+
+
+def test_circuit_breaker_defaults_catalog_values_and_overrides():
+    plan = load(CATALOG_DIR)
+    assert {(p.circuit_breaker.failure_threshold, p.circuit_breaker.cooldown_seconds)
+            for p in plan.providers.values()} == {(3, 30.0)}
+    one = load(CATALOG_DIR, overrides=ProviderOverrides(breaker_cooldown=0.5))
+    assert {(p.circuit_breaker.failure_threshold, p.circuit_breaker.cooldown_seconds)
+            for p in one.providers.values()} == {(3, 0.5)}
+    both = load(CATALOG_DIR, overrides=ProviderOverrides(breaker_threshold=100, breaker_cooldown=2))
+    assert {p.circuit_breaker.failure_threshold for p in both.providers.values()} == {100}
 
 
 def test_plan_is_immutable():

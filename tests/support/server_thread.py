@@ -27,7 +27,7 @@ class GatewayServer:
     def __init__(self, env: Mapping[str, str], *, catalog_dir: Path = CATALOG_DIR):
         self.env = dict(env)
         self.settings = Settings.from_env({**self.env, "AUDIO_GATEWAY_CATALOG": str(catalog_dir)})
-        self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), upstream_timeout=self.settings.upstream_timeout)
+        self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), overrides=self.settings.provider_overrides)
         config = uvicorn.Config(create_app(self.settings, self.plan), host="127.0.0.1", port=0, log_level="warning",
                                 access_log=False, lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Request, Response, get
 
 from .errors import json_response
@@ -28,14 +29,23 @@ async def _jobs_status(request: Request) -> dict | None:
 
 @get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Ready when the catalog is compiled, a provider has credentials, and (if configured) Redis and S3 answer."""
-    plan = request.app.state.gateway.plan
-    providers = {name: {"adapter": p.adapter, "configured": p.configured} for name, p in plan.providers.items()}
+    """Ready when the catalog is compiled, a provider has credentials, and (if configured) Redis and S3 answer.
+
+    Open circuit breakers are reported, not failed on: every replica sees the same providers, so taking
+    this one out of a load balancer would not help; `degraded` tells a human what is going on.
+    """
+    gateway = request.app.state.gateway
+    plan = gateway.plan
+    circuits = gateway.breakers.views()
+    providers = {name: {"adapter": p.adapter, "configured": p.configured,
+                        "circuit": msgspec.structs.asdict(circuits[name])}
+                 for name, p in plan.providers.items()}
     ready = any(p.configured for p in plan.providers.values())
+    degraded = any(c.state != "closed" for c in circuits.values())
     body = {"status": "", "models": len(plan.routes), "providers": providers}
     jobs = await _jobs_status(request)
     if jobs is not None:
         body["jobs"] = jobs
         ready = ready and all(jobs.values())
-    body["status"] = "ready" if ready else "not_ready"
+    body["status"] = ("degraded" if degraded else "ready") if ready else "not_ready"
     return json_response(body, 200 if ready else 503)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from .compile import compile_plan
 from .model import (
-    BillingComponent, Model, Plan, Provider, Route, SttCapabilities, SttModel, Target,
-    TtsCapabilities, TtsModel, VoiceSet,
+    BillingComponent, Model, Plan, Provider, ProviderOverrides, Route, SttCapabilities, SttModel, Target, TtsCapabilities, TtsModel, VoiceSet,
 )
 from .problems import CatalogInvalid, CatalogProblem
 from .schema import default_schema_path, load_validator
@@ -16,7 +15,7 @@ from .source import read_catalog_dir
 
 __all__ = [
     "load_plan", "compile_plan", "CatalogInvalid", "CatalogProblem", "Plan", "Route", "Target",
-    "Model", "TtsModel", "SttModel", "Provider", "VoiceSet", "BillingComponent",
+    "Model", "TtsModel", "SttModel", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent",
     "TtsCapabilities", "SttCapabilities",
 ]
 
@@ -26,7 +25,7 @@ def load_plan(
     env: Mapping[str, str],
     known_adapters: Iterable[str],
     *,
-    upstream_timeout: float | None = None,
+    overrides: ProviderOverrides = ProviderOverrides(),
     schema_path: Path | None = None,
 ) -> Plan:
     """Read, validate and compile a catalog directory; raises `CatalogInvalid` with every problem."""
@@ -35,4 +34,4 @@ def load_plan(
     if problems:
         raise CatalogInvalid(problems)
     validator = load_validator(schema_path or default_schema_path(directory))
-    return compile_plan(sources, validator, known_adapters, upstream_timeout=upstream_timeout)
+    return compile_plan(sources, validator, known_adapters, overrides=overrides)

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import msgspec
 
-from .model import Model, Plan, Provider, Route, SttModel, Target, Timeouts, TtsModel, VoiceSet
+from .model import Model, Plan, Provider, ProviderOverrides, Route, SttModel, Target, TtsModel, VoiceSet
 from .problems import CatalogInvalid, CatalogProblem
 from .schema import schema_problems
 from .source import SourceFile
@@ -167,7 +167,7 @@ def compile_plan(
     validator: jsonschema.Draft202012Validator,
     known_adapters: Iterable[str],
     *,
-    upstream_timeout: float | None = None,
+    overrides: ProviderOverrides = ProviderOverrides(),
 ) -> Plan:
     """Validate, cross-check and index the catalog; raise `CatalogInvalid` listing every problem."""
     sources = list(sources)
@@ -193,10 +193,7 @@ def compile_plan(
     if problems:
         raise CatalogInvalid(problems)
 
-    compiled_providers = {name: loc.value for name, loc in providers.items()}
-    if upstream_timeout is not None:
-        everything = Timeouts(connect_seconds=upstream_timeout, first_byte_seconds=upstream_timeout, read_seconds=upstream_timeout)
-        compiled_providers = {n: msgspec.structs.replace(p, timeouts=everything) for n, p in compiled_providers.items()}
+    compiled_providers = {name: overrides.apply(loc.value) for name, loc in providers.items()}
     compiled_voice_sets = {name: loc.value for name, loc in voice_sets.items()}
     by_id = {model_id: loc.value for model_id, loc in models.items()}
     routes = {

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 import msgspec
 
 __all__ = [
-    "Timeouts", "Provider", "VoiceSet", "BillingComponent", "Fallback", "SpeedRange",
+    "Timeouts", "BreakerSettings", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Fallback", "SpeedRange",
     "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target", "Route", "Plan",
     "BillingUnit", "ModelKind",
 ]
@@ -32,6 +32,14 @@ class Timeouts(_Spec):
     read_seconds: float = 60.0
 
 
+class BreakerSettings(_Spec):
+    """After `failure_threshold` consecutive provider faults, skip the provider for `cooldown_seconds`."""
+
+    enabled: bool = True
+    failure_threshold: int = 3
+    cooldown_seconds: float = 30.0
+
+
 class Provider(_Spec):
     name: str
     adapter: str
@@ -40,6 +48,7 @@ class Provider(_Spec):
     description: str = ""
     timeouts: Timeouts = Timeouts()
     max_connections: int = 100
+    circuit_breaker: BreakerSettings = BreakerSettings()
 
     @property
     def configured(self) -> bool:
@@ -48,6 +57,29 @@ class Provider(_Spec):
 
     def __repr__(self) -> str:  # keys must never reach a log through a repr
         return f"Provider(name={self.name!r}, adapter={self.adapter!r}, base_url={self.base_url!r}, api_key=<redacted>)"
+
+
+class ProviderOverrides(msgspec.Struct, frozen=True, kw_only=True):
+    """Operator settings that override every provider's catalog values (tests and incident response)."""
+
+    upstream_timeout: float | None = None     # connect, first byte and read alike
+    breaker_enabled: bool | None = None
+    breaker_threshold: int | None = None
+    breaker_cooldown: float | None = None
+
+    def apply(self, provider: Provider) -> Provider:
+        if self.upstream_timeout is not None:
+            t = self.upstream_timeout
+            provider = msgspec.structs.replace(
+                provider, timeouts=Timeouts(connect_seconds=t, first_byte_seconds=t, read_seconds=t))
+        breaker = provider.circuit_breaker
+        if self.breaker_enabled is not None:
+            breaker = msgspec.structs.replace(breaker, enabled=self.breaker_enabled)
+        if self.breaker_threshold is not None:
+            breaker = msgspec.structs.replace(breaker, failure_threshold=self.breaker_threshold)
+        if self.breaker_cooldown is not None:
+            breaker = msgspec.structs.replace(breaker, cooldown_seconds=self.breaker_cooldown)
+        return msgspec.structs.replace(provider, circuit_breaker=breaker)
 
 
 class VoiceSet(_Spec):

@@ -106,7 +106,7 @@ def build_worker(settings: Settings, plan: Plan) -> Worker:
     stack = contextlib.AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        gateway = await stack.enter_async_context(Gateway.running(plan))
+        gateway = await stack.enter_async_context(Gateway.running(plan, deadline=settings.request_deadline_seconds))
         ctx["runtime"] = await stack.enter_async_context(open_job_runtime(settings, gateway))
 
     async def shutdown(ctx: dict[str, Any]) -> None:

@@ -19,7 +19,8 @@ __all__ = [
     "SpeechCall", "TranscriptionCall", "AudioStream", "UpstreamFailure", "FailureKind", "Adapter",
 ]
 
-FailureKind = Literal["connect", "timeout", "status", "malformed", "not_configured"]
+# busy: no connection to the provider was free within connect_seconds (our own bound, not the provider's fault)
+FailureKind = Literal["connect", "timeout", "status", "malformed", "busy"]
 
 
 class SpeechCall(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,6 +41,8 @@ def map_transport_errors(provider: Provider) -> Iterator[None]:
         yield
     except UpstreamFailure:
         raise
+    except httpx.PoolTimeout:
+        raise UpstreamFailure("busy", f"all {provider.max_connections} connections to {provider.name} are in use") from None
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise UpstreamFailure("timeout", f"{provider.name} did not answer in time ({type(exc).__name__})") from None
     except httpx.TransportError as exc:

@@ -1,6 +1,8 @@
-"""Routing: which failures fall back (policy) and the loop that tries targets (fallback)."""
+"""Routing: which failures fall back (policy), per-provider circuit breakers, and the loop that tries targets."""
 
+from .breaker import Breaker, Breakers, BreakerView
 from .fallback import Attempt, Served, Unsuitable, serve_first
-from .policy import falls_back
+from .policy import counts_against_provider, falls_back
 
-__all__ = ["Attempt", "Served", "Unsuitable", "serve_first", "falls_back"]
+__all__ = ["Attempt", "Breaker", "Breakers", "BreakerView", "Served", "Unsuitable", "serve_first", "falls_back",
+           "counts_against_provider"]

@@ -8,6 +8,9 @@ headers and the log can say what happened.
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -16,7 +19,8 @@ import msgspec
 from ..catalog.model import Target
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..providers.base import UpstreamFailure
-from .policy import falls_back
+from .breaker import Breaker, Breakers
+from .policy import counts_against_provider, falls_back
 
 __all__ = ["Attempt", "Served", "serve_first", "Unsuitable"]
 
@@ -26,14 +30,15 @@ T = TypeVar("T")
 class Attempt(msgspec.Struct, frozen=True):
     provider: str
     model: str
-    outcome: str          # ok | not_configured | unsupported | timeout | connect | status | malformed
+    # ok | not_configured | circuit_open | unsupported | timeout | connect | status | malformed | busy | deadline
+    outcome: str
     reason: str = ""
     status: int | None = None
 
     @property
     def reached_provider(self) -> bool:
-        """False for targets skipped without a call (no key, cannot honour the request)."""
-        return self.outcome not in ("not_configured", "unsupported")
+        """False for targets skipped without a call (no key, circuit open, cannot honour the request)."""
+        return self.outcome not in ("not_configured", "circuit_open", "unsupported")
 
 
 class Unsuitable(Exception):
@@ -46,33 +51,66 @@ class Served(msgspec.Struct, Generic[T], frozen=True):
     attempts: tuple[Attempt, ...]
 
 
-def _exhausted(attempts: list[Attempt]) -> UpstreamUnavailable:
-    """502 in general; 503 when nothing was configured to try; 504 when everything timed out."""
+def _exhausted(attempts: list[Attempt], breakers: Breakers, deadline: float | None) -> UpstreamUnavailable:
+    """502 in general; 503 when nothing could be tried (no key, circuit open); 504 when everything timed out
+    or the request deadline passed; 429 when every provider tried was at its connection limit."""
     tried = [a for a in attempts if a.reached_provider]
     listing = [msgspec.structs.asdict(a) for a in attempts]
     summary = "; ".join(f"{a.model} via {a.provider}: {a.reason}" for a in attempts)
+    if any(a.outcome == "deadline" for a in attempts):
+        return UpstreamUnavailable(504, f"No provider answered within the request deadline of {deadline:g} s "
+                                        f"({summary}).", code="deadline_exceeded", attempts=listing)
     if not tried:
+        open_for = [breakers[a.provider].retry_in() for a in attempts if a.outcome == "circuit_open"]
+        headers = {"retry-after": str(max(1, math.ceil(min(open_for))))} if open_for else None
         return UpstreamUnavailable(503, f"No provider is available for this request ({summary}).",
-                                   code="no_provider_available", attempts=listing)
+                                   code="no_provider_available", attempts=listing, headers=headers)
+    if all(a.outcome == "busy" for a in tried):
+        return UpstreamUnavailable(429, f"Every provider is at its connection limit; retry shortly ({summary}).",
+                                   code="upstream_capacity_exhausted", attempts=listing, headers={"retry-after": "1"})
     if all(a.outcome == "timeout" for a in tried):
         return UpstreamUnavailable(504, f"Every provider timed out ({summary}).", code="upstream_timeout", attempts=listing)
     return UpstreamUnavailable(502, f"Every provider failed ({summary}).", code="upstream_failed", attempts=listing)
 
 
-async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], Awaitable[T]]) -> Served[T]:
-    """Run `attempt` on each target in order; return the first success or raise the right error."""
+def _record(breaker: Breaker, failure: UpstreamFailure) -> None:
+    if counts_against_provider(failure):
+        breaker.failed(failure.describe(), failure.retry_after if failure.status == 429 else None)
+    elif failure.kind == "status":
+        breaker.succeeded()  # it answered: the refusal was about the input, the provider is up
+    else:
+        breaker.released()
+
+
+async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], Awaitable[T]], *,
+                      breakers: Breakers, deadline: float | None = None) -> Served[T]:
+    """Run `attempt` on each target in order; return the first success or raise the right error.
+
+    Targets whose breaker is open are skipped without a call. `deadline` (seconds) bounds the whole
+    chain: when it passes, the running attempt is cancelled and no further target is tried.
+    """
     attempts: list[Attempt] = []
+    expires = None if deadline is None else time.monotonic() + deadline
     for target in targets:
         provider, model = target.provider.name, target.model.id
         if not target.provider.configured:
             attempts.append(Attempt(provider, model, "not_configured", "no API key configured"))
             continue
+        breaker = breakers[provider]
+        if not breaker.admit():
+            attempts.append(Attempt(provider, model, "circuit_open",
+                                    f"circuit open after repeated failures (next probe in {breaker.retry_in():.1f} s)"))
+            continue
+        cutoff = asyncio.timeout_at(None if expires is None else _loop_time(expires))
         try:
-            value = await attempt(target)
+            async with cutoff:
+                value = await attempt(target)
         except Unsuitable as exc:
+            breaker.released()
             attempts.append(Attempt(provider, model, "unsupported", str(exc)))
             continue
         except UpstreamFailure as failure:
+            _record(breaker, failure)
             attempts.append(Attempt(provider, model, failure.kind, failure.describe(), failure.status))
             if not falls_back(failure):
                 raise UpstreamClientError(
@@ -80,6 +118,22 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
                     type_=failure.error_type,
                 ) from None
             continue
+        except TimeoutError:
+            breaker.released()  # our deadline, not the provider's own timeout: no verdict on it
+            if not cutoff.expired():
+                raise
+            attempts.append(Attempt(provider, model, "deadline", f"cut off by the request deadline of {deadline:g} s"))
+            break
+        except BaseException:
+            breaker.released()
+            raise
+        breaker.succeeded()
         attempts.append(Attempt(provider, model, "ok"))
         return Served(value=value, target=target, attempts=tuple(attempts))
-    raise _exhausted(attempts)
+    raise _exhausted(attempts, breakers, deadline)
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    """asyncio's clock is time.monotonic by default; convert explicitly in case a loop uses another."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic_deadline - time.monotonic())
