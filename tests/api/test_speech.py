@@ -208,7 +208,7 @@ def test_upstream_401_is_never_shown_as_the_clients_auth_error(client, fake_open
     fake_openai.inject(Fault.HTTP_401)
     response = client.post("/v1/audio/speech", json={"model": "tts-1-hd", "voice": "alloy", "input": "Hello"})
     assert response.status_code == 502
-    assert "Incorrect API key" in response.json()["error"]["attempts"][0]["reason"]
+    assert "refused the gateway's API key" in response.json()["error"]["attempts"][0]["reason"]
 
 
 def test_first_byte_arrives_long_before_the_last_when_upstream_is_slow(client, fake_openai):

@@ -9,6 +9,7 @@ render every response format itself.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,12 +19,13 @@ from ..audio.formats import speech_content_type
 from ..audio.transcript import Transcript, transcript_from_openai_json, transcript_from_openai_verbose
 from ..catalog.model import Provider
 from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
+from .redact import safe_message
 from .transport import first_byte_deadline, open_stream, retry_after_seconds
 
 __all__ = ["OpenAIAdapter", "map_openai_error"]
 
 
-def map_openai_error(status: int, body: bytes, headers: httpx.Headers) -> UpstreamFailure:
+def map_openai_error(status: int, body: bytes, headers: httpx.Headers, *, api_key: str = "") -> UpstreamFailure:
     """OpenAI's `{"error": {message, type, param, code}}`, kept field by field."""
     message, param, code, type_ = body.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}", None, None, None
     try:
@@ -33,8 +35,9 @@ def map_openai_error(status: int, body: bytes, headers: httpx.Headers) -> Upstre
             param, code, type_ = error.get("param"), error.get("code"), error.get("type")
     except (msgspec.DecodeError, AttributeError):
         pass
-    return UpstreamFailure("status", message, status=status, retry_after=retry_after_seconds(headers),
-                           param=param, code=None if code is None else str(code), error_type=type_)
+    return UpstreamFailure("status", safe_message(status, message, api_key), status=status,
+                           retry_after=retry_after_seconds(headers), param=param,
+                           code=None if code is None else str(code), error_type=type_)
 
 
 class _SseUsageTap:
@@ -81,7 +84,8 @@ class OpenAIAdapter:
         request = self.client.build_request(
             "POST", "audio/speech", content=msgspec.json.encode(body), headers={"Content-Type": "application/json"}
         )
-        response, first, rest = await open_stream(self.client, request, self.provider, map_openai_error)
+        response, first, rest = await open_stream(self.client, request, self.provider,
+                                                   partial(map_openai_error, api_key=self.provider.api_key))
         if call.stream_format == "sse":
             tap = _SseUsageTap()
             tap.feed(first)
@@ -109,7 +113,8 @@ class OpenAIAdapter:
         async with first_byte_deadline(self.provider):
             response = await self.client.post(path, data=data, files={"file": (call.filename, call.file, call.content_type)})
         if response.status_code >= 400:
-            raise map_openai_error(response.status_code, response.content[:65536], response.headers)
+            raise map_openai_error(response.status_code, response.content[:65536], response.headers,
+                                   api_key=self.provider.api_key)
         try:
             body = msgspec.json.decode(response.content)
             if not isinstance(body, dict) or not isinstance(body.get("text"), str):

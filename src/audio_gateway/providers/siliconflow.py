@@ -7,6 +7,7 @@ Errors are `{"code", "message", "data"}` JSON or plain text (`Invalid token`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,12 +17,13 @@ from ..audio.formats import speech_content_type
 from ..audio.transcript import Transcript, transcript_from_text
 from ..catalog.model import Provider
 from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
+from .redact import safe_message
 from .transport import first_byte_deadline, open_stream, retry_after_seconds
 
 __all__ = ["SiliconFlowAdapter", "map_siliconflow_error"]
 
 
-def map_siliconflow_error(status: int, body: bytes, headers: httpx.Headers) -> UpstreamFailure:
+def map_siliconflow_error(status: int, body: bytes, headers: httpx.Headers, *, api_key: str = "") -> UpstreamFailure:
     text = body.decode("utf-8", "replace").strip()
     message, code = text[:500] or f"HTTP {status}", None
     try:
@@ -31,7 +33,8 @@ def map_siliconflow_error(status: int, body: bytes, headers: httpx.Headers) -> U
             code = None if decoded.get("code") is None else str(decoded["code"])
     except msgspec.DecodeError:
         pass
-    return UpstreamFailure("status", message, status=status, retry_after=retry_after_seconds(headers), code=code)
+    return UpstreamFailure("status", safe_message(status, message, api_key), status=status,
+                           retry_after=retry_after_seconds(headers), code=code)
 
 
 class SiliconFlowAdapter:
@@ -53,7 +56,8 @@ class SiliconFlowAdapter:
         request = self.client.build_request(
             "POST", "audio/speech", content=msgspec.json.encode(body), headers={"Content-Type": "application/json"}
         )
-        response, first, rest = await open_stream(self.client, request, self.provider, map_siliconflow_error)
+        response, first, rest = await open_stream(self.client, request, self.provider,
+                                                   partial(map_siliconflow_error, api_key=self.provider.api_key))
         if not response.headers.get("content-type", "").startswith(("audio/", "application/octet-stream")):
             await response.aclose()
             raise UpstreamFailure("malformed", f"expected audio, got {response.headers.get('content-type')!r}")
@@ -68,7 +72,8 @@ class SiliconFlowAdapter:
                 files={"file": (call.filename, call.file, call.content_type)},
             )
         if response.status_code >= 400:
-            raise map_siliconflow_error(response.status_code, response.content[:65536], response.headers)
+            raise map_siliconflow_error(response.status_code, response.content[:65536], response.headers,
+                                        api_key=self.provider.api_key)
         try:
             text = msgspec.json.decode(response.content)["text"]
             if not isinstance(text, str):

@@ -1,0 +1,191 @@
+"""No secret leaves the gateway: provider keys and client keys never appear in a response or a log line.
+
+Each scenario drives the real gateway over loopback while the fakes succeed, refuse the gateway's key
+(401), fail (5xx), hang (timeouts), break mid-stream or send junk, so every error path runs. Every
+response body and header is searched, and so is every log record the gateway process wrote during the
+request (all loggers at DEBUG, tracebacks included; only the fakes' own loggers are left out).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+import pytest
+
+from audio_gateway.providers.openai import map_openai_error
+from audio_gateway.providers.redact import CREDENTIALS_REFUSED
+from audio_gateway.providers.siliconflow import map_siliconflow_error
+
+from ..audio_samples import make_wav
+from ..conftest import CLIENT_KEYS, OPENAI_KEY, SILICONFLOW_KEY, keyed_client
+from ..fakes import Fault
+
+PROVIDER_KEYS = (OPENAI_KEY, SILICONFLOW_KEY)
+
+
+def _leaks(text: str) -> list[str]:
+    """Every way a key could show: whole, its secret part, or masked the way OpenAI quotes it (sk-pr***6789)."""
+    found = [key for key in (*PROVIDER_KEYS, *CLIENT_KEYS.values()) if key in text]
+    found += ["SECRET"] if "SECRET" in text else []
+    found += [m.group(0) for key in PROVIDER_KEYS for m in re.finditer(rf"{re.escape(key[:5])}\*+{re.escape(key[-4:])}", text)]
+    return found
+
+
+class LogTap(logging.Handler):
+    """Every record from every logger, formatted with its traceback; waits for a request's access line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("tests."):
+            return  # the fake providers legitimately see the keys
+        text = f"{record.name} {record.levelname} {self.format(record)}"
+        with self._changed:
+            self.lines.append(text)
+            self._changed.notify_all()
+
+    def wait_for(self, needle: str, timeout: float = 5.0) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: any(needle in line for line in self.lines), timeout), needle
+
+
+@pytest.fixture
+def logs() -> Iterator[LogTap]:
+    root = logging.getLogger()
+    tap, level = LogTap(), root.level
+    root.addHandler(tap)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield tap
+    finally:
+        root.removeHandler(tap)
+        root.setLevel(level)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    faults: tuple[tuple[str, Fault], ...]
+    send: Callable[[httpx.Client], httpx.Response]
+    status: int
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def speech(model: str, **extra) -> Callable[[httpx.Client], httpx.Response]:
+    return lambda http: http.post("/v1/audio/speech", json={"model": model, "voice": "alloy", "input": "Hi there.", **extra})
+
+
+def transcription(model: str) -> Callable[[httpx.Client], httpx.Response]:
+    return lambda http: http.post("/v1/audio/transcriptions", data={"model": model, "response_format": "verbose_json"},
+                                  files={"file": ("a.wav", make_wav(1.0), "audio/wav")})
+
+
+OA, SF = "fake_openai", "fake_siliconflow"
+SCENARIOS = [
+    Scenario("speech-ok", (), speech("tts-1"), 200),
+    Scenario("speech-ok-siliconflow", (), speech("alibaba/cosyvoice2-0.5b"), 200),
+    Scenario("speech-sse-ok", (), speech("gpt-4o-mini-tts", stream_format="sse"), 200),
+    Scenario("transcription-ok", (), transcription("whisper-1"), 200),
+    Scenario("transcription-ok-siliconflow", (), transcription("alibaba/sensevoice-small"), 200),
+    Scenario("speech-401-falls-back", ((OA, Fault.HTTP_401),), speech("tts-1"), 200),
+    Scenario("speech-401-no-fallback", ((OA, Fault.HTTP_401),), speech("tts-1-hd"), 502),
+    Scenario("speech-401-everywhere", ((OA, Fault.HTTP_401), (SF, Fault.HTTP_401)), speech("tts-1"), 502),
+    Scenario("transcription-401-everywhere", ((OA, Fault.HTTP_401), (SF, Fault.HTTP_401)), transcription("whisper-1"), 502),
+    Scenario("speech-403-everywhere", ((OA, Fault.HTTP_403), (SF, Fault.HTTP_403)), speech("tts-1"), 502),
+    Scenario("speech-5xx-exhausted", ((OA, Fault.HTTP_500), (SF, Fault.HTTP_503)), speech("tts-1"), 502),
+    Scenario("transcription-5xx-exhausted", ((OA, Fault.HTTP_502), (SF, Fault.HTTP_504)), transcription("whisper-1"), 502),
+    Scenario("speech-timeouts", ((OA, Fault.HANG), (SF, Fault.HANG)), speech("tts-1"), 504),
+    Scenario("transcription-timeouts", ((OA, Fault.HANG), (SF, Fault.HANG)), transcription("whisper-1"), 504),
+    Scenario("speech-reset-and-junk", ((OA, Fault.RESET), (SF, Fault.MALFORMED)), speech("tts-1"), 502),
+    Scenario("transcription-junk", ((OA, Fault.MALFORMED), (SF, Fault.RESET)), transcription("whisper-1"), 502),
+    Scenario("speech-upstream-400-passed-through", ((OA, Fault.HTTP_400),), speech("tts-1"), 400),
+    Scenario("speech-429-then-fallback", ((OA, Fault.HTTP_429),), speech("tts-1"), 200),
+]
+
+
+def _check_response(response: httpx.Response) -> None:
+    body = response.read().decode("utf-8", "replace")
+    headers = "\n".join(f"{name}: {value}" for name, value in response.headers.multi_items())
+    assert not _leaks(body), body
+    assert not _leaks(headers), headers
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_no_key_in_any_response_or_log_line(request, gateway, logs, scenario: Scenario) -> None:
+    for fake, fault in scenario.faults:
+        request.getfixturevalue(fake).inject(fault)
+    with keyed_client(gateway.url, "alice") as http:
+        response = scenario.send(http)
+    assert response.status_code == scenario.status, response.text
+    _check_response(response)
+    logs.wait_for(response.headers["x-request-id"])
+    leaked = [line for line in logs.lines if _leaks(line)]
+    assert not leaked, leaked
+
+
+def test_upstream_key_refusal_says_so_without_quoting_the_provider(client, fake_openai, fake_siliconflow) -> None:
+    """The client learns the gateway's provider credentials failed, not what the provider said about them."""
+    fake_openai.inject(Fault.HTTP_401)
+    fake_siliconflow.inject(Fault.HTTP_401)
+    error = client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": "Hi"}).json()["error"]
+    assert [(a["provider"], a["status"]) for a in error["attempts"]] == [("openai", 401), ("siliconflow", 401)]
+    for text in (error["message"], *(a["reason"] for a in error["attempts"])):
+        assert "Incorrect API key" not in text and "*" not in text and "Invalid token" not in text
+
+
+PRESENTED = [
+    CLIENT_KEYS["alice"] + "x",              # one character too many
+    CLIENT_KEYS["alice"][:-1],               # a prefix
+    CLIENT_KEYS["bob"].upper(),              # wrong case
+    "sk-gw-attacker-<script>alert(1)</script>",
+]
+
+
+@pytest.mark.parametrize("presented", PRESENTED)
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "Basic", ""])
+def test_a_refused_client_key_is_never_echoed(gateway, logs, presented: str, scheme: str) -> None:
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        response = http.get("/v1/models", headers={"Authorization": f"{scheme} {presented}".strip()})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert presented not in response.text and presented not in str(response.headers)
+    _check_response(response)
+    logs.wait_for(response.headers["x-request-id"])
+    assert not [line for line in logs.lines if presented in line or _leaks(line)]
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/tts-1", "/healthz", "/readyz", "/openapi/openapi.json",
+                                  "/v1/jobs"])
+def test_no_endpoint_reveals_configuration_secrets(client, logs, path: str) -> None:
+    response = client.get(path)
+    _check_response(response)
+    logs.wait_for(response.headers["x-request-id"])
+    assert not [line for line in logs.lines if _leaks(line)]
+
+
+def test_unknown_routes_reveal_nothing(client) -> None:
+    for method, path in (("GET", "/no/such/route"), ("DELETE", "/v1/models"), ("PUT", "/v1/audio/speech")):
+        response = client.request(method, path)
+        assert response.status_code in (404, 405)
+        _check_response(response)
+
+
+@pytest.mark.parametrize("mapper", [map_openai_error, map_siliconflow_error], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("status", [400, 401, 429, 500])
+def test_a_provider_echoing_the_key_has_it_cut_out(mapper, status: int) -> None:
+    said = f"key {OPENAI_KEY} is over its quota"
+    body = msgspec.json.encode({"error": {"message": said}, "message": said, "code": 20012})
+    failure = mapper(status, body, httpx.Headers(), api_key=OPENAI_KEY)
+    assert not _leaks(failure.message) and not _leaks(failure.describe())
+    assert failure.message == (CREDENTIALS_REFUSED if status == 401 else "key <redacted> is over its quota")
