@@ -50,7 +50,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.warning("providers without an API key (skipped by routing): %s", ", ".join(unconfigured))
     app = create_app(settings, plan)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                access_log=False, server_header=False, timeout_graceful_shutdown=30)
+                access_log=False, server_header=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+                timeout_keep_alive=5)
     return 0
 
 
@@ -63,13 +64,14 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         print("audio-gateway: the worker needs AUDIO_GATEWAY_QUEUE_URL (e.g. redis://127.0.0.1:6379/0) and "
               "AUDIO_GATEWAY_S3_BUCKET (plus AWS_ENDPOINT_URL / AWS_* credentials for S3).", file=sys.stderr)
         return 2
+    from .jobs.shutdown import run_worker
     from .jobs.worker import build_worker
 
     if args.concurrency:
         settings = msgspec.structs.replace(settings, worker_concurrency=args.concurrency)
     worker = build_worker(settings, _load(settings, args.catalog))
     log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, settings.queue_url.split("@")[-1])
-    asyncio.run(worker.start())  # SIGINT/SIGTERM stop it; SAQ finishes or re-queues what it holds
+    asyncio.run(run_worker(worker))  # SIGTERM/SIGINT drain it: running jobs finish or are re-queued
     return 0
 
 

@@ -108,6 +108,11 @@ class WorkerProcess:
         self.process.wait(10)
         self._log.close()
 
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as an orchestrator stopping the machine would; returns the exit status."""
+        self.process.terminate()
+        return self.process.wait(timeout)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

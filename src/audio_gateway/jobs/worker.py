@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -19,9 +20,10 @@ from ..catalog import Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
 from ..settings import Settings
-from .model import JobError, JobRecord, JobResult, now
+from .model import JobError, JobRecord, JobResult, JobUsage, now
 from .runner import run_speech, run_transcription
 from .runtime import TASK_NAME, JobRuntime, open_job_runtime
+from .shutdown import DrainingQueue
 
 __all__ = ["build_worker", "run_job"]
 
@@ -57,16 +59,10 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
 
     beat = asyncio.create_task(_heartbeat(saq_job, max(0.5, runtime.settings.job_heartbeat_seconds / 3)))
     try:
-        if record.kind == "tts":
-            output = await run_speech(runtime.gateway, record, progress, runtime.settings.job_piece_concurrency)
-        else:
-            output = await run_transcription(runtime.gateway, record, runtime.objects, progress,
-                                             runtime.settings.file_url_allow)
-        key = runtime.objects.key(record.owner, record.id, f"output.{output.extension}")
-        try:
-            await runtime.objects.put(key, output.body, output.content_type)
-        finally:
-            output.body.close()
+        result, usage = await _produce(runtime, record, progress)
+    except asyncio.CancelledError:  # shutdown past its grace period: SAQ re-queues the job; say so
+        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued"))
+        raise
     except UpstreamUnavailable as exc:
         error = _failed(exc)
         if saq_job.retryable:  # SAQ re-queues it after a backoff; the record says why it waits
@@ -83,11 +79,26 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await beat
 
-    result = JobResult(key=key, content_type=output.content_type, bytes=output.size)
     await store.update(job_id, lambda r: msgspec.structs.replace(
-        r, status="completed", progress=1.0, result=result, usage=output.usage, error=None, completed_at=now()))
-    log.info(msgspec.json.encode({"job": job_id, "status": "completed", "model_served": output.usage.model_served,
-                                  "cost_usd": output.usage.cost_usd, "bytes": output.size}).decode())
+        r, status="completed", progress=1.0, result=result, usage=usage, error=None, completed_at=now()))
+    log.info(msgspec.json.encode({"job": job_id, "status": "completed", "model_served": usage.model_served,
+                                  "cost_usd": usage.cost_usd, "bytes": result.bytes}).decode())
+
+
+async def _produce(runtime: JobRuntime, record: JobRecord,
+                   progress: Callable[[float], Awaitable[None]]) -> tuple[JobResult, JobUsage]:
+    """Run the job through the gateway and store its output in S3."""
+    if record.kind == "tts":
+        output = await run_speech(runtime.gateway, record, progress, runtime.settings.job_piece_concurrency)
+    else:
+        output = await run_transcription(runtime.gateway, record, runtime.objects, progress,
+                                         runtime.settings.file_url_allow)
+    key = runtime.objects.key(record.owner, record.id, f"output.{output.extension}")
+    try:
+        await runtime.objects.put(key, output.body, output.content_type)
+    finally:
+        output.body.close()
+    return JobResult(key=key, content_type=output.content_type, bytes=output.size), output.usage
 
 
 async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
@@ -101,8 +112,6 @@ async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
 
 
 def build_worker(settings: Settings, plan: Plan) -> Worker:
-    from saq import Queue
-
     stack = contextlib.AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -116,7 +125,7 @@ def build_worker(settings: Settings, plan: Plan) -> Worker:
         if "runtime" in ctx and ctx.get("job") is not None:
             await _fail_exhausted(ctx["runtime"], ctx["job"])
 
-    queue = Queue.from_url(settings.queue_url, name="audio-gateway")
+    queue = DrainingQueue.from_url(settings.queue_url, name="audio-gateway")
     return Worker(
         queue,
         functions=[(TASK_NAME, run_job)],
@@ -125,4 +134,7 @@ def build_worker(settings: Settings, plan: Plan) -> Worker:
         shutdown=shutdown,
         after_process=after_process,
         timers={"sweep": settings.worker_sweep_seconds},
+        # An idle slot waits at most this long in Redis, so a stopping worker is not held by an empty queue.
+        dequeue_timeout=1.0,
+        shutdown_grace_period_s=settings.shutdown_grace_seconds,
     )

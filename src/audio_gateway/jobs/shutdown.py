@@ -1,0 +1,64 @@
+"""Stopping a worker without losing or stranding a job.
+
+On SIGTERM/SIGINT a worker drains: it takes no new job, lets the running ones finish
+within the grace period, and SAQ cancels and re-queues whatever is still running after
+it. SAQ's own signal handling does most of this, but two gaps are closed here:
+
+- an idle slot blocked in Redis (BLMOVE) would still take a job that arrives while the
+  worker drains: `DrainingQueue` hands such a job straight back to the queue;
+- SAQ's upkeep loops (sweep, worker info) sleep their full interval before noticing
+  the stop, holding every idle worker that long: they are cancelled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from saq import Worker
+from saq.queue.redis import RedisQueue
+
+__all__ = ["DrainingQueue", "run_worker"]
+
+log = logging.getLogger("audio_gateway.jobs")
+
+
+class DrainingQueue(RedisQueue):
+    """A Redis queue that a stopping worker closes to new work."""
+
+    draining = False
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Any:
+        if self.draining:
+            return None
+        job = await super().dequeue(timeout, poll_interval)
+        if job is not None and self.draining:  # arrived while we were stopping: not ours to start
+            await self.retry(job, "handed back: the worker was stopping")
+            return None
+        return job
+
+
+async def run_worker(worker: Worker) -> None:
+    """Run `worker` until SIGTERM/SIGINT, then drain it (its queue must be a `DrainingQueue`)."""
+    worker.SIGNALS = []  # ours, below, replace SAQ's
+    loop = asyncio.get_running_loop()
+
+    def drain() -> None:
+        if getattr(worker, "event", None) is None:  # signalled before SAQ started: nothing runs yet
+            raise SystemExit(0)
+        log.info("worker stopping: taking no new jobs, %d running", len(worker.job_task_contexts))
+        worker.queue.draining = True
+        worker.event.set()
+        for task in list(worker.tasks):
+            if task.get_name() != "process":
+                task.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, drain)
+    try:
+        await worker.start()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
