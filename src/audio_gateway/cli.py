@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if unconfigured:
         log.warning("providers without an API key (skipped by routing): %s", ", ".join(unconfigured))
     app = create_app(settings, plan)
+    # uvicorn drains on SIGTERM, then re-raises it to the handler it found: make that a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
                 access_log=False, server_header=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
                 timeout_keep_alive=5)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "RedisServer", "MotoS3Server", "WorkerProcess"]
+__all__ = ["free_port", "RedisServer", "MotoS3Server", "WorkerProcess", "GatewayProcess"]
 
 
 def free_port() -> int:
@@ -121,4 +121,40 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self._log.close()
+
+
+class GatewayProcess:
+    """`audio-gateway serve` in its own process, for what a thread cannot show: signals, exit status."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "audio_gateway.cli", "serve", "--port", str(self.port)],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        _wait_for(self._up, "audio-gateway serve")
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"audio-gateway serve exited with {self.process.returncode}; see {self.log_path}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def accepts_connections(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
         self._log.close()
