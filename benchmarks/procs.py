@@ -1,0 +1,124 @@
+"""Child processes for the benchmark: start, wait until they answer, stop; and their memory.
+
+Every server runs in its own session (process group) so stopping it also stops the workers it
+forked, and nothing outlives the benchmark. Memory is read from /proc (VmRSS, VmHWM) over the whole
+process tree, because a multi-worker server is several processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["Service", "free_port", "reset_peak", "tree_memory_kb", "tree_pids"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _http_ok(port: int, path: str) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+class Service:
+    """A server subprocess listening on `port`; its output goes to `log`."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, port: int, log: Path, env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None):
+        self.name, self.port, self.log = name, port, log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, path: str, timeout: float) -> None:
+        """Poll `GET path` until 200; raise with the log's tail if the process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if _http_ok(self.port, path):
+                return
+            time.sleep(0.1)
+        tail = self.log.read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready on port {self.port}:\n{tail}")
+
+    def pids(self) -> list[int]:
+        return tree_pids(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+
+    def __enter__(self) -> "Service":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def tree_pids(root: int) -> list[int]:
+    """`root` and all its descendants (from /proc/*/task/*/children)."""
+    pids, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        pids.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    queue.extend(int(child) for child in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_memory_kb(pids: Sequence[int], field: str = "VmRSS:") -> int:
+    """Sum of `field` (VmRSS: now, VmHWM: peak since start or the last `reset_peak`) over `pids`."""
+    return sum(_status_kb(pid, field) for pid in pids)
+
+
+def reset_peak(pids: Sequence[int]) -> bool:
+    """Reset VmHWM to the current RSS (Linux clear_refs 5; needs owner or root). False if unsupported."""
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        return True
+    except OSError:
+        return False
