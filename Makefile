@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test system-test-deps clean
+.PHONY: run test install install-test system-test-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -32,6 +32,11 @@ system-test-deps:
 
 test: install-test system-test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Benchmarks (issue 6): gateway vs direct vs LiteLLM, streaming TTFB/RSS, 25 MB upload (a few minutes; installs
+# wrk and, in benchmarks/.litellm-venv, LiteLLM on first use). `make bench BENCH_ARGS="--no-litellm --profile"`.
+bench: install
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

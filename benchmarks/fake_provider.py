@@ -62,8 +62,11 @@ _SLOW_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\ntransfer-encoding:
 _SLOW_PIECE = b"%x\r\n" % SLOW_CHUNK + b"\x55" * SLOW_CHUNK + b"\r\n"
 
 
+_SAMPLE = 16 * 1024  # of a body, only the start and the end are kept: the form fields live there
+
+
 def _asks_verbose(body: bytes) -> bool:
-    """True when the multipart form's `response_format` field is `verbose_json`."""
+    """True when the multipart form's `response_format` field is `verbose_json` (fields precede or follow the file)."""
     at = body.find(b'name="response_format"')
     return at >= 0 and body.find(b"verbose_json", at, at + 200) >= 0
 
@@ -75,7 +78,9 @@ class _Http(asyncio.Protocol):
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
         self.head: tuple[bytes, bytes, bool, int, bool] | None = None  # method, path, chunked, length, close
-        self.body = bytearray()
+        self.received = 0      # body bytes so far
+        self.first = bytearray()  # the body's first _SAMPLE bytes
+        self.last = b""           # and its last _SAMPLE bytes
         self.busy = False  # a slow stream is being written; later requests wait in the buffer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -96,7 +101,8 @@ class _Http(asyncio.Protocol):
             if not self._read_body():
                 return
             method, path, _, _, close = self.head  # type: ignore[misc]
-            body, self.head, self.body = bytes(self.body), None, bytearray()
+            body = bytes(self.first) + self.last if self.received > _SAMPLE else bytes(self.first)
+            self.head, self.received, self.first, self.last = None, 0, bytearray(), b""
             if self._answer(method, path, body, close):
                 return
 
@@ -126,10 +132,9 @@ class _Http(asyncio.Protocol):
         """Move body bytes from the buffer; True once the whole body is in."""
         method, path, chunked, length, close = self.head  # type: ignore[misc]
         if not chunked:
-            take = min(length - len(self.body), len(self.buf))
-            self.body += self.buf[:take]
-            del self.buf[:take]
-            return len(self.body) == length
+            take = min(length - self.received, len(self.buf))
+            self._keep(take)
+            return self.received == length
         while True:
             line_end = self.buf.find(b"\r\n")
             if line_end < 0:
@@ -143,8 +148,18 @@ class _Http(asyncio.Protocol):
                 return True
             if len(self.buf) < line_end + 2 + size + 2:
                 return False
-            self.body += self.buf[line_end + 2:line_end + 2 + size]
-            del self.buf[:line_end + 2 + size + 2]
+            del self.buf[:line_end + 2]
+            self._keep(size)
+            del self.buf[:2]
+
+    def _keep(self, size: int) -> None:
+        """Consume `size` body bytes from the buffer, keeping only the start and end samples."""
+        if len(self.first) < _SAMPLE:
+            self.first += self.buf[:min(size, _SAMPLE - len(self.first))]
+        if self.received + size > _SAMPLE:
+            self.last = (self.last + bytes(self.buf[max(0, size - _SAMPLE):size]))[-_SAMPLE:]
+        self.received += size
+        del self.buf[:size]
 
     def _answer(self, method: bytes, path: bytes, body: bytes, close: bool) -> bool:
         """Write the response; True when the connection is handed to a slow stream (or closed)."""
