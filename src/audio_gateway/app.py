@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
 from . import __version__
 from .api.auth import require_api_key
+from .api.client_timeout import ClientTimeoutMiddleware
 from .api.context import RequestContextMiddleware
 from .api.errors import exception_handlers
 from .api.health import healthz, readyz
@@ -60,7 +62,8 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
         lifespan=[lifespan],
         state=State({"settings": settings}),
         exception_handlers=exception_handlers,
-        middleware=[RequestContextMiddleware],
+        middleware=[RequestContextMiddleware,
+                    DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
         openapi_config=OpenAPIConfig(title="Audio Gateway", version=__version__, path="/openapi"),
         request_max_body_size=1024 * 1024,
     )

@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .serving import uvicorn_config
 
     if not settings.auth_enabled:
         if not _is_loopback(args.host):
@@ -52,9 +53,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings, plan)
     # uvicorn drains on SIGTERM, then re-raises it to the handler it found: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                access_log=False, server_header=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-                timeout_keep_alive=5)
+    uvicorn.Server(uvicorn_config(app, settings, host=args.host, port=args.port)).run()
     return 0
 
 

@@ -4,6 +4,7 @@
      ├── InvalidRequest        400    invalid_request_error (bad field: `param` names it)
      ├── AuthenticationFailed  401    invalid_request_error / invalid_api_key
      ├── NotFound              404    invalid_request_error (model_not_found, job_not_found…)
+     ├── RequestTimeout        408    invalid_request_error / client_timeout (the body stalled)
      ├── Conflict              409    invalid_request_error (idempotency key reuse, finished job)
      ├── PayloadTooLarge       413    invalid_request_error
      ├── UpstreamClientError   4xx    the provider refused the caller's input (passed through)
@@ -20,7 +21,7 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "GatewayError", "InvalidRequest", "AuthenticationFailed", "NotFound", "Conflict", "PayloadTooLarge",
+    "GatewayError", "InvalidRequest", "AuthenticationFailed", "NotFound", "RequestTimeout", "Conflict", "PayloadTooLarge",
     "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
 ]
 
@@ -65,6 +66,11 @@ class AuthenticationFailed(GatewayError):
 
 class NotFound(GatewayError):
     status = 404
+    type = "invalid_request_error"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
     type = "invalid_request_error"
 
 

@@ -95,6 +95,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     request_deadline_seconds: float = 60.0
     client_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
+    max_header_bytes: int = 64 * 1024
     # Async jobs (optional: without a queue URL /v1/jobs answers 503).
     queue_url: str | None = None
     s3_bucket: str | None = None
@@ -132,6 +133,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             request_deadline_seconds=_float(env, "AUDIO_GATEWAY_REQUEST_DEADLINE", 60.0),
             client_timeout_seconds=_float(env, "AUDIO_GATEWAY_CLIENT_TIMEOUT", 30.0),
             shutdown_grace_seconds=_float(env, "AUDIO_GATEWAY_SHUTDOWN_GRACE", 30.0),
+            max_header_bytes=_int(env, "AUDIO_GATEWAY_MAX_HEADER_BYTES", 64 * 1024),
             queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
             s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
             s3_prefix=env.get("AUDIO_GATEWAY_S3_PREFIX", ""),

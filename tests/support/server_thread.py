@@ -15,6 +15,7 @@ import uvicorn
 from audio_gateway.app import create_app
 from audio_gateway.catalog import Plan, load_plan
 from audio_gateway.providers import ADAPTERS
+from audio_gateway.serving import uvicorn_config
 from audio_gateway.settings import Settings
 
 __all__ = ["GatewayServer", "REPO", "CATALOG_DIR"]
@@ -28,8 +29,8 @@ class GatewayServer:
         self.env = dict(env)
         self.settings = Settings.from_env({**self.env, "AUDIO_GATEWAY_CATALOG": str(catalog_dir)})
         self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), overrides=self.settings.provider_overrides)
-        config = uvicorn.Config(create_app(self.settings, self.plan), host="127.0.0.1", port=0, log_level="warning",
-                                access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+        config = uvicorn_config(create_app(self.settings, self.plan), self.settings, host="127.0.0.1", port=0,
+                                log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="gateway-under-test", daemon=True)
         self.url = ""
