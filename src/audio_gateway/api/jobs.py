@@ -11,6 +11,7 @@ from ..speech import SpeechRequest
 from ..transcription import read_multipart
 from .auth import client_key
 from .errors import decode_json_body, json_response
+from .openapi import CreateJobOperation, JobOperation, ListJobsOperation
 from .transcriptions import upload_limits
 
 __all__ = ["create_job", "get_job", "list_jobs", "cancel_job"]
@@ -38,7 +39,7 @@ def _owner(request: Request) -> str:
     return key.owner if key else ANONYMOUS
 
 
-@post("/jobs", status_code=202, request_max_body_size=None)
+@post("/jobs", status_code=202, request_max_body_size=None, operation_class=CreateJobOperation)
 async def create_job(request: Request) -> Response:
     service = _service(request)
     owner = _owner(request)
@@ -65,13 +66,13 @@ async def create_job(request: Request) -> Response:
     return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
 
 
-@get("/jobs/{job_id:str}")
+@get("/jobs/{job_id:str}", operation_class=JobOperation)
 async def get_job(request: Request, job_id: str) -> Response:
     service = _service(request)
     return json_response(await service.public(await service.get(_owner(request), job_id)))
 
 
-@get("/jobs")
+@get("/jobs", operation_class=ListJobsOperation)
 async def list_jobs(request: Request) -> Response:
     service = _service(request)
     try:
@@ -84,7 +85,7 @@ async def list_jobs(request: Request) -> Response:
     return json_response(await service.list(_owner(request), limit, after))
 
 
-@delete("/jobs/{job_id:str}", status_code=200)
+@delete("/jobs/{job_id:str}", status_code=200, operation_class=JobOperation)
 async def cancel_job(request: Request, job_id: str) -> Response:
     service = _service(request)
     return json_response(await service.public(await service.cancel(_owner(request), job_id)))

@@ -10,6 +10,7 @@ from ..billing import decimal_text
 from ..catalog import Model, Plan, TtsModel
 from ..errors import NotFound
 from .errors import json_response
+from .openapi import ModelOperation, ModelsOperation
 
 __all__ = ["list_models", "retrieve_model", "model_object"]
 
@@ -44,13 +45,13 @@ def model_object(model: Model, plan: Plan) -> dict[str, Any]:
     return entry
 
 
-@get("/models", sync_to_thread=False)
+@get("/models", sync_to_thread=False, operation_class=ModelsOperation)
 def list_models(request: Request) -> Response:
     plan: Plan = request.app.state.gateway.plan
     return json_response({"object": "list", "data": [model_object(m, plan) for m in plan.models]})
 
 
-@get("/models/{model_id:path}", sync_to_thread=False)
+@get("/models/{model_id:path}", sync_to_thread=False, operation_class=ModelOperation)
 def retrieve_model(request: Request, model_id: str) -> Response:
     plan: Plan = request.app.state.gateway.plan
     route = plan.resolve(model_id.lstrip("/"))

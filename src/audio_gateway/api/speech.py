@@ -11,6 +11,7 @@ from ..gateway import Gateway, SpeechOutcome
 from ..speech import SpeechRequest, validate_speech
 from .billing_headers import gateway_headers, log_fields
 from .errors import decode_json_body
+from .openapi import SpeechOperation
 
 __all__ = ["create_speech"]
 
@@ -26,7 +27,7 @@ async def _relay(outcome: SpeechOutcome, log: dict) -> AsyncIterator[bytes]:
             log["upstream_usage"] = outcome.stream.usage
 
 
-@post("/audio/speech", status_code=200)
+@post("/audio/speech", status_code=200, operation_class=SpeechOperation)
 async def create_speech(request: Request) -> Stream:
     speech = decode_json_body(await request.body(), SpeechRequest)
     gateway: Gateway = request.app.state.gateway

@@ -17,6 +17,7 @@ from ..transcription import (
     validate_transcription,
 )
 from .billing_headers import gateway_headers, log_fields
+from .openapi import TranscriptionOperation, TranslationOperation
 
 __all__ = ["create_transcription", "create_translation"]
 
@@ -59,11 +60,11 @@ async def _serve(request: Request, task: str) -> Response:
     return Response(rendered.body, media_type=rendered.content_type, headers=headers)
 
 
-@post("/audio/transcriptions", status_code=200, request_max_body_size=None)
+@post("/audio/transcriptions", status_code=200, request_max_body_size=None, operation_class=TranscriptionOperation)
 async def create_transcription(request: Request) -> Response:
     return await _serve(request, "transcribe")
 
 
-@post("/audio/translations", status_code=200, request_max_body_size=None)
+@post("/audio/translations", status_code=200, request_max_body_size=None, operation_class=TranslationOperation)
 async def create_translation(request: Request) -> Response:
     return await _serve(request, "translate")

@@ -1,0 +1,221 @@
+"""The OpenAPI document's missing half: bodies the handlers read themselves, and OpenAI's error shape.
+
+The audio and job handlers decode their own bodies (streamed multipart, msgspec with OpenAI-style
+400s), so Litestar cannot see them, and it describes errors in its own `{"status_code", "detail"}`
+shape, which the gateway never sends. Each handler names an operation class from here; JSON bodies
+are generated from the msgspec Structs the handlers decode, so the document cannot drift from them.
+Clients (and the schemathesis fuzz test) get real request bodies and the real error body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, Operation, SecurityScheme
+
+from ..audio import RESPONSE_FORMATS
+from ..jobs.service import FileUrlJob
+from ..routing.fallback import Attempt
+from ..speech import SpeechRequest
+
+__all__ = [
+    "openapi_config", "SpeechOperation", "TranscriptionOperation", "TranslationOperation", "ModelsOperation",
+    "ModelOperation", "CreateJobOperation", "JobOperation", "ListJobsOperation", "ERROR_SCHEMA",
+]
+
+
+def json_schema(type_: Any) -> dict[str, Any]:
+    """msgspec's JSON Schema for `type_` with its `$defs` inlined (no body here is recursive)."""
+    schema = msgspec.json.schema(type_)
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {k: inline(v) for k, v in node.items() if not (k == "default" and v is None)}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)
+
+
+def _one_of_or_any(names: Sequence[str]) -> dict[str, Any]:
+    """Any string, the usual names listed (OpenAI's spec does the same for `model` and `voice`)."""
+    return {"anyOf": [{"type": "string"}, {"type": "string", "enum": list(names)}]}
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object",
+        "required": ["message", "type", "param", "code"],
+        "additionalProperties": False,
+        "properties": {
+            "message": {"type": "string"},
+            "type": {"type": "string"},
+            "param": {"type": ["string", "null"]},
+            "code": {"type": ["string", "null"]},
+            "attempts": {"type": "array", "items": json_schema(Attempt),
+                         "description": "502/503/504 only: each provider tried, in order, and why it failed."},
+        },
+    }},
+}
+
+_ERROR_TEXT = {
+    "400": "Invalid request; `error.param` names the field.",
+    "401": "Missing or invalid API key.",
+    "404": "Unknown model or job.",
+    "409": "Idempotency-Key reused with a different body, or the job already finished.",
+    "413": "Request body or uploaded file too large.",
+    "4XX": "The provider refused the input itself; its status and message are passed through.",
+    "502": "Every provider failed; `error.attempts` lists each attempt.",
+    "503": "No provider (or feature) is available.",
+    "504": "Every provider timed out.",
+}
+_AUDIO_ERRORS = ("400", "401", "404", "413", "4XX", "502", "503", "504")
+
+_SPEECH_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "alibaba/cosyvoice2-0.5b", "fishaudio/fish-speech-1.5")
+_STT_MODELS = ("whisper-1", "alibaba/sensevoice-small")
+_VOICES = ("alloy", "ash", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "alex", "anna")
+
+
+def _speech_body() -> dict[str, Any]:
+    schema = json_schema(SpeechRequest)
+    properties = schema["properties"]
+    properties["model"] = _one_of_or_any(_SPEECH_MODELS)
+    properties["voice"] = {"anyOf": [_one_of_or_any(_VOICES), properties["voice"]["anyOf"][1]]}
+    properties["input"] = {"type": "string", "minLength": 1,
+                           "description": "Not blank; at most the model's max_input_chars (see /v1/models)."}
+    properties["speed"] = {"anyOf": [{"type": "number", "minimum": 0.25, "maximum": 4.0}, {"type": "null"}]}
+    return schema
+
+
+def _transcription_form(*, translate: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "file": {"type": "string", "format": "binary",
+                 "description": "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav or webm."},
+        "model": _one_of_or_any(("whisper-1",) if translate else _STT_MODELS),
+        "prompt": {"type": "string"},
+        "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS), "default": "json"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+    }
+    if not translate:
+        properties |= {
+            "language": {"type": "string", "description": "ISO-639-1 code, e.g. `en`."},
+            "timestamp_granularities[]": {"type": "array", "items": {"type": "string", "enum": ["word", "segment"]}},
+            "stream": {"type": "boolean", "default": False},
+        }
+    return {"type": "object", "required": ["file", "model"], "properties": properties}
+
+
+def _file_url_body() -> dict[str, Any]:
+    schema = json_schema(FileUrlJob)
+    schema["properties"]["model"] = _one_of_or_any(_STT_MODELS)
+    schema["properties"]["file_url"] = {"type": "string", "format": "uri",
+                                        "description": "https:// (public hosts only) or s3:// in the gateway's bucket."}
+    return schema
+
+
+_TRANSCRIPT = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}},
+               "description": "json / verbose_json; text, srt and vtt come as text/plain."}
+_JOB = {
+    "type": "object",
+    "required": ["id", "object", "status", "model", "kind", "created_at"],
+    "properties": {
+        "id": {"type": "string"}, "object": {"const": "job"},
+        "status": {"enum": ["queued", "in_progress", "completed", "failed", "cancelled"]},
+        "model": {"type": "string"}, "kind": {"enum": ["tts", "stt"]}, "created_at": {"type": "integer"},
+        "completed_at": {"type": ["integer", "null"]}, "progress": {"type": "number"},
+        "result": {"type": ["object", "null"]}, "usage": {"type": ["object", "null"]}, "error": {"type": ["object", "null"]},
+    },
+}
+_MODEL = {"type": "object", "required": ["id", "object", "created", "owned_by"],
+          "properties": {"id": {"type": "string"}, "object": {"const": "model"}, "created": {"type": "integer"},
+                         "owned_by": {"type": "string"}, "kind": {"enum": ["tts", "stt"]}}}
+_SPEECH_TYPES = ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm", "text/event-stream")
+
+
+def _content(schemas: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    return {media: {"schema": schema} for media, schema in schemas.items()}
+
+
+def _operation(*, body: Mapping[str, dict[str, Any]] | None = None, success: tuple[str, str, Mapping[str, dict]],
+               errors: Sequence[str], parameters: Sequence[dict[str, Any]] = ()) -> type[Operation]:
+    """An Operation class whose document has this body, this success response and OpenAI-shaped errors."""
+    status, description, success_content = success
+
+    @dataclass
+    class Documented(Operation):
+        def to_schema(self) -> dict[str, Any]:
+            schema = super().to_schema()
+            if body is not None:
+                schema["requestBody"] = {"required": True, "content": _content(body)}
+            schema["parameters"] = [*schema.get("parameters", []), *parameters]
+            if not schema["parameters"]:
+                del schema["parameters"]
+            responses = {status: {"description": description, "content": _content(success_content)}}
+            error = {"application/json": ERROR_SCHEMA}
+            responses |= {code: {"description": _ERROR_TEXT[code], "content": _content(error)} for code in errors}
+            schema["responses"] = responses
+            schema["security"] = [{"bearer": []}]
+            return schema
+
+    return Documented
+
+
+SpeechOperation = _operation(
+    body={"application/json": _speech_body()},
+    success=("200", "The audio, streamed as it is made (SSE events with `stream_format: sse`).",
+             {media: {"type": "string", "format": "binary"} for media in _SPEECH_TYPES}),
+    errors=_AUDIO_ERRORS)
+TranscriptionOperation = _operation(
+    body={"multipart/form-data": _transcription_form(translate=False)},
+    success=("200", "The transcript in `response_format`.",
+             {"application/json": _TRANSCRIPT, "text/plain": {"type": "string"}, "text/event-stream": {"type": "string"}}),
+    errors=_AUDIO_ERRORS)
+TranslationOperation = _operation(
+    body={"multipart/form-data": _transcription_form(translate=True)},
+    success=("200", "The English translation in `response_format`.",
+             {"application/json": _TRANSCRIPT, "text/plain": {"type": "string"}}),
+    errors=_AUDIO_ERRORS)
+ModelsOperation = _operation(
+    success=("200", "Every catalog model.", {"application/json": {
+        "type": "object", "required": ["object", "data"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _MODEL}}}}),
+    errors=("401",))
+ModelOperation = _operation(success=("200", "One model.", {"application/json": _MODEL}), errors=("401", "404"))
+CreateJobOperation = _operation(
+    body={"application/json": {"anyOf": [_speech_body(), _file_url_body()]},
+          "multipart/form-data": _transcription_form(translate=False)},
+    success=("202", "Accepted; poll the `Location`.", {"application/json": _JOB}),
+    errors=("400", "401", "404", "409", "413", "503"),
+    parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                 "schema": {"type": "string", "maxLength": 255}}])
+JobOperation = _operation(success=("200", "The job.", {"application/json": _JOB}), errors=("401", "404", "409", "503"))
+ListJobsOperation = _operation(
+    success=("200", "Your jobs, newest first.", {"application/json": {
+        "type": "object", "required": ["object", "data", "has_more"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _JOB},
+                       "has_more": {"type": "boolean"}}}}),
+    errors=("400", "401", "503"),
+    parameters=[{"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "A job id: list the jobs created before it."}])
+
+
+def openapi_config(version: str) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Audio Gateway", version=version, path="/openapi",
+        description="OpenAI-compatible speech and transcription, routed by a catalog. Errors are always "
+                    "`{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`.",
+        components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+    )
