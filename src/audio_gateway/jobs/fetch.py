@@ -1,8 +1,11 @@
 """Fetching `file_url` inputs safely: https or the configured S3 bucket, never private networks.
 
-A URL's host is resolved and every address checked (loopback, private,
-link-local, reserved are refused unless AUDIO_GATEWAY_FILE_URL_ALLOW lists the
-host or a CIDR containing it); redirects are not followed.
+A URL's host is resolved once and every address checked (loopback, private, link-local, reserved are
+refused unless AUDIO_GATEWAY_FILE_URL_ALLOW lists the host or a CIDR containing them). The connection
+then goes to the vetted address, with TLS still verifying the certificate against the URL's host, so a
+DNS answer that changes between check and connect cannot send it elsewhere. Redirects are not followed.
+Trusted CAs are certifi's plus the system store, which OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR can point
+at a private CA.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from typing import IO
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
+import certifi
 import httpx
 
 from ..errors import InvalidRequest
@@ -20,14 +25,24 @@ from ..errors import InvalidRequest
 __all__ = ["check_file_url", "fetch_https", "parse_s3_url"]
 
 
+def _split(url: str) -> SplitResult:
+    """`urlsplit`, with a malformed URL (bad IPv6 literal, port not a number or out of range) a 400."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a bad port
+    except ValueError:
+        raise InvalidRequest("file_url is not a valid URL.", param="file_url", code="invalid_url") from None
+    return parts
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
+    parts = _split(url)
     return parts.netloc, parts.path.lstrip("/")
 
 
 def check_file_url(url: str, bucket: str) -> None:
     """Static checks at submit time (400 before anything is queued)."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme == "s3":
         found_bucket, key = parse_s3_url(url)
         if found_bucket != bucket or not key:
@@ -51,29 +66,54 @@ def _allowed(host: str, addresses: list[str], allow: tuple[str, ...]) -> bool:
 
 
 async def _resolve(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidRequest(f"file_url host {host} could not be resolved.", param="file_url",
+                             code="file_url_unavailable") from None
+    return sorted({info[4][0].split("%", 1)[0] for info in infos})
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_default_certs()  # the system store; honours SSL_CERT_FILE / SSL_CERT_DIR
+    return context
 
 
 async def fetch_https(url: str, into: IO[bytes], *, max_bytes: int, allow: tuple[str, ...], timeout: float = 60) -> int:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    addresses = await _resolve(host, parts.port or 443)
+    _split(url)
+    try:
+        target = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise InvalidRequest("file_url is not a valid URL.", param="file_url", code="invalid_url") from None
+    host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS see it
+    addresses = await _resolve(host, target.port or 443)
     private = [a for a in addresses if not ipaddress.ip_address(a).is_global]
-    if private and not _allowed(host, addresses, allow):
-        raise InvalidRequest(f"file_url host {host} resolves to a non-public address.", param="file_url",
+    if private and not _allowed(target.host, addresses, allow):
+        raise InvalidRequest(f"file_url host {target.host} resolves to a non-public address.", param="file_url",
                              code="forbidden_url")
     total = 0
-    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=False) as client:
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise InvalidRequest(f"file_url answered HTTP {response.status_code}.", param="file_url",
-                                     code="file_url_unavailable")
-            async for chunk in response.aiter_bytes():
-                total += len(chunk)
-                if total > max_bytes:
-                    raise InvalidRequest(f"file_url is larger than {max_bytes} bytes.", param="file_url",
-                                         code="file_too_large")
-                into.write(chunk)
+    try:
+        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=False, verify=_tls_context()) as client:
+            # Connect to the address just vetted; Host and SNI (hence certificate checks) stay the URL's.
+            request = client.build_request("GET", target.copy_with(host=addresses[0]),
+                                           headers={"Host": target.netloc.decode("ascii")},
+                                           extensions={"sni_hostname": host})
+            response = await client.send(request, stream=True)
+            try:
+                if response.status_code != 200:
+                    raise InvalidRequest(f"file_url answered HTTP {response.status_code}.", param="file_url",
+                                         code="file_url_unavailable")
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise InvalidRequest(f"file_url is larger than {max_bytes} bytes.", param="file_url",
+                                             code="file_too_large")
+                    into.write(chunk)
+            finally:
+                await response.aclose()
+    except httpx.HTTPError as exc:
+        raise InvalidRequest(f"file_url could not be fetched ({type(exc).__name__}).", param="file_url",
+                             code="file_url_unavailable") from None
     into.seek(0)
     return total
