@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test system-test-deps bench clean
+.PHONY: run test soak install install-test system-test-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -32,6 +32,10 @@ system-test-deps:
 
 test: install-test system-test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Bounded fault-injection soak (~2.5 min, loopback only); `make soak SOAK_ARGS="--seed 3"`. Exit 1 on a broken invariant.
+soak: install-test system-test-deps
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 # Benchmarks (issue 6): gateway vs direct vs LiteLLM, streaming TTFB/RSS, 25 MB upload (a few minutes; installs
 # wrk and, in benchmarks/.litellm-venv, LiteLLM on first use). `make bench BENCH_ARGS="--no-litellm --profile"`.
