@@ -32,4 +32,4 @@ def test_every_documented_operation_is_fuzzed(api: Api) -> None:
 
 @pytest.mark.parametrize("label, mode", CASES, ids=[f"{label}-{mode.value}" for label, mode in CASES])
 def test_fuzz(api: Api, label: str, mode: GenerationMode) -> None:
-    fuzz(api, label, mode, AUTH, max_examples=20)
+    fuzz(api, label, mode, AUTH, max_examples=30)

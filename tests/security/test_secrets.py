@@ -17,10 +17,14 @@ from dataclasses import dataclass
 import httpx
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from audio_gateway.api.auth import match_key
 from audio_gateway.providers.openai import map_openai_error
 from audio_gateway.providers.redact import CREDENTIALS_REFUSED
 from audio_gateway.providers.siliconflow import map_siliconflow_error
+from audio_gateway.settings import parse_api_keys
 
 from ..audio_samples import make_wav
 from ..conftest import CLIENT_KEYS, OPENAI_KEY, SILICONFLOW_KEY, keyed_client
@@ -189,3 +193,18 @@ def test_a_provider_echoing_the_key_has_it_cut_out(mapper, status: int) -> None:
     failure = mapper(status, body, httpx.Headers(), api_key=OPENAI_KEY)
     assert not _leaks(failure.message) and not _leaks(failure.describe())
     assert failure.message == (CREDENTIALS_REFUSED if status == 401 else "key <redacted> is over its quota")
+
+
+KEYS = parse_api_keys(",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()))
+
+
+@given(st.one_of(st.text(st.characters(codec="latin-1"), max_size=40),
+                 st.sampled_from(list(CLIENT_KEYS.values())).flatmap(
+                     lambda key: st.sampled_from([key, key[:-1], key + "0", key.upper(), f" {key} ", key[1:]]))))
+def test_only_the_exact_key_authenticates(token: str) -> None:
+    """Keys are compared as SHA-256 digests in constant time; the match must still be exact."""
+    for header in (f"Bearer {token}", f"bearer {token}"):
+        found = match_key(KEYS, header)
+        expected = next((k for k in KEYS if k.secret == token.strip()), None)
+        assert found == expected
+    assert match_key(KEYS, f"Basic {token}") is None

@@ -1,11 +1,14 @@
 """Client authentication: `Authorization: Bearer <key>` against AUDIO_GATEWAY_API_KEYS.
 
 Every configured key is compared in constant time (hmac.compare_digest, no early
-exit), so response timing says nothing about which key or prefix was close.
+exit), so response timing says nothing about which key or prefix was close. Both
+sides are hashed first: compare_digest's time still depends on the lengths it is
+given, and a digest's length says nothing about the key's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from litestar.connection import ASGIConnection
@@ -19,10 +22,10 @@ __all__ = ["require_api_key", "match_key", "client_key"]
 
 def match_key(keys: tuple[ClientKey, ...], authorization: str) -> ClientKey | None:
     scheme, _, token = authorization.strip().partition(" ")
-    candidate = token.strip().encode()
+    candidate = hashlib.sha256(token.strip().encode()).digest()
     found = None
     for key in keys:
-        if hmac.compare_digest(candidate, key.secret.encode()):
+        if hmac.compare_digest(candidate, hashlib.sha256(key.secret.encode()).digest()):
             found = key
     return found if scheme.lower() == "bearer" else None
 
