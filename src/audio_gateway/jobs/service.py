@@ -15,6 +15,7 @@ from ..transcription import Upload, check_duration, parse_transcription_form, va
 from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url
 from .model import FINAL_STATUSES, JobError, JobRecord, new_job_id, now
+from .orphans import rescue
 from .runtime import TASK_NAME, JobRuntime
 
 __all__ = ["JobService", "FileUrlJob"]
@@ -127,8 +128,11 @@ class JobService:
         return record
 
     async def _reconcile(self, record: JobRecord) -> JobRecord:
-        """SAQ may give up on a job where no task of ours runs (swept with no attempts left): say so."""
+        """SAQ may give up on a job where no task of ours runs (swept with no attempts left): say so.
+        A job an interrupted sweep left in no queue is put back first (see orphans.py)."""
         saq_job = await self.runtime.queue.job(record.id)
+        if saq_job is not None and await rescue(self.runtime.queue, saq_job) == "given_up":
+            saq_job = await self.runtime.queue.job(record.id)
         if saq_job is None or saq_job.status not in ("failed", "aborted") or saq_job.retryable:
             return record
         error = JobError(message=f"The job did not finish ({saq_job.error or saq_job.status}).".splitlines()[0],
