@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
 
 from . import __version__
 from .api.auth import require_api_key
@@ -18,6 +17,7 @@ from .api.errors import exception_handlers
 from .api.health import healthz, readyz
 from .api.jobs import cancel_job, create_job, get_job, list_jobs
 from .api.models import list_models, retrieve_model
+from .api.openapi import openapi_config
 from .api.speech import create_speech
 from .api.transcriptions import create_transcription, create_translation
 from .billing import count_tokens
@@ -64,6 +64,6 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
         exception_handlers=exception_handlers,
         middleware=[RequestContextMiddleware,
                     DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
-        openapi_config=OpenAPIConfig(title="Audio Gateway", version=__version__, path="/openapi"),
+        openapi_config=openapi_config(__version__),
         request_max_body_size=1024 * 1024,
     )
