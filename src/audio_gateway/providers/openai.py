@@ -88,9 +88,9 @@ class OpenAIAdapter:
                                                    partial(map_openai_error, api_key=self.provider.api_key))
         if call.stream_format == "sse":
             tap = _SseUsageTap()
-            tap.feed(first)
             stream = AudioStream("text/event-stream", first, tap.wrap(rest), response.aclose)
             tap.stream = stream
+            tap.feed(first)  # after `stream` is set: a short reply can hold the done event in its first chunk
             return stream
         content_type = speech_content_type(call.response_format)
         if not response.headers.get("content-type", "").startswith(("audio/", "application/octet-stream")):

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 import httpx
 
 from ..catalog.model import Provider
+from .aiohttp_transport import AiohttpTransport
 from .base import UpstreamFailure
 
 __all__ = ["make_client", "map_transport_errors", "open_stream", "read_error_body", "retry_after_seconds"]
@@ -32,6 +33,8 @@ def make_client(provider: Provider) -> httpx.AsyncClient:
         headers={"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {},
         follow_redirects=False,
         trust_env=False,
+        # httpcore's pool cost a third of the CPU at 32 requests in flight (benchmarks/RESULTS.md).
+        transport=AiohttpTransport(provider.max_connections),
     )
 
 
