@@ -12,7 +12,6 @@ from litestar.middleware import DefineMiddleware
 from . import __version__
 from .api.auth import require_api_key
 from .api.client_timeout import ClientTimeoutMiddleware
-from .api.context import RequestContextMiddleware
 from .api.errors import exception_handlers
 from .api.health import healthz, readyz
 from .api.jobs import cancel_job, create_job, get_job, list_jobs
@@ -62,8 +61,9 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
         lifespan=[lifespan],
         state=State({"settings": settings}),
         exception_handlers=exception_handlers,
-        middleware=[RequestContextMiddleware,
-                    DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
+        # RequestContextMiddleware wraps the whole app in serving.py: Litestar's own middleware would miss
+        # requests that match no route (404/405), which must carry x-request-id and be logged too.
+        middleware=[DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
         openapi_config=openapi_config(__version__),
         request_max_body_size=1024 * 1024,
     )

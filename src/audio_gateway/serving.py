@@ -6,7 +6,8 @@ a connection and memory without bound. `bounded_protocol` closes both gaps at th
 level, before any ASGI code runs, and answers in OpenAI's error shape:
 
 - 431 when a request head (request line + headers) passes `max_header_bytes`;
-- 408 when a connection has not sent a complete head within `client_timeout` seconds.
+- 408 when a connection has not sent a complete head within `client_timeout` seconds;
+- 400 for malformed HTTP (uvicorn's own answer is plain text).
 
 A body that stalls is the ASGI layer's job (`api.client_timeout`).
 """
@@ -19,12 +20,13 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .api.context import RequestContextMiddleware
 from .errors import encode_error
 from .settings import Settings
 
 __all__ = ["bounded_protocol", "uvicorn_config"]
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
 def _error_response(status: int, message: str, code: str) -> bytes:
@@ -86,6 +88,13 @@ class _BoundedHttpTools(HttpToolsProtocol):
         self._awaiting_head = True  # whatever comes next on this connection is a new head
         super().on_message_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP: the same answer as uvicorn's, in OpenAI's error shape instead of plain text."""
+        self._rejected = True
+        self._disarm_head_timer()
+        self.transport.write(_error_response(400, msg, "invalid_http_request"))
+        self.transport.close()
+
     def _head_too_slow(self) -> None:
         self._head_timer = None
         if self._awaiting_head and not self.transport.is_closing():
@@ -116,7 +125,10 @@ def bounded_protocol(*, max_header_bytes: int, head_timeout: float) -> type[Http
 
 
 def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, **overrides: Any) -> uvicorn.Config:
-    """One place for server settings, shared by `serve` and the tests' in-process gateway."""
+    """One place for server settings, shared by `serve` and the tests' in-process gateway.
+
+    The request context (x-request-id, the access log line) wraps the whole app here, outside
+    Litestar's routing, so that every response has it, 404s and 405s included."""
     options: dict[str, Any] = dict(
         host=host, port=port, log_level=settings.log_level.lower(), access_log=False, server_header=False,
         http=bounded_protocol(max_header_bytes=settings.max_header_bytes, head_timeout=settings.client_timeout_seconds),
@@ -125,5 +137,5 @@ def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, **over
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     options.update(overrides)
-    return uvicorn.Config(app, **options)
+    return uvicorn.Config(RequestContextMiddleware(app), **options)
 

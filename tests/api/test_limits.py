@@ -145,3 +145,9 @@ def test_a_stream_longer_than_the_client_timeout_is_not_cut(strict, fake_openai)
         received = sum(len(chunk) for chunk in response.iter_bytes())
     assert response.status_code == 200
     assert received == len(synthesize("wav", 2.0))
+
+
+def test_malformed_http_is_400_in_openai_shape(strict):
+    status, error = status_and_error(exchange(strict, b"GET /healthz HTTP/1.1\r\nHost a\r\nbroken\r\n\r\n"))
+    assert status == 400 and error["code"] == "invalid_http_request"
+    assert_openai_error(error)

@@ -74,6 +74,7 @@ def test_health_probes_need_no_key(gateway):
 def test_framework_errors_use_the_openai_error_shape(client, method, path, status, snapshot):
     response = client.request(method, path)
     assert response.status_code == status
+    assert response.headers["x-request-id"].startswith("req_")    # unmatched routes carry it too
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     assert response.json() == snapshot
 

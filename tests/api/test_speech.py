@@ -235,6 +235,19 @@ def test_sdk_streaming_response(sdk):
     decodes_as_audio(data)
 
 
+def access_line(caplog, predicate, timeout: float = 5.0) -> dict:
+    """The access line is written just after the last body byte is sent, so the client can finish reading
+    a moment before it exists: wait for it rather than race it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(r.getMessage()) for r in list(caplog.records) if r.name == "audio_gateway.access"]
+        found = [line for line in lines if predicate(line)]
+        if found:
+            return found[-1]
+        assert time.monotonic() < deadline, f"no matching access line in {lines}"
+        time.sleep(0.01)
+
+
 def test_sse_passthrough_and_output_tokens_billed(client, fake_openai, caplog):
     caplog.set_level(logging.INFO, logger="audio_gateway.access")
     text = "Tell me a story."
@@ -246,8 +259,7 @@ def test_sse_passthrough_and_output_tokens_billed(client, fake_openai, caplog):
     usage = events[-1]["usage"]
     input_tokens = count_tokens(text, "o200k_base")
     expected = (Decimal(input_tokens) * Decimal("0.60") + Decimal(usage["output_tokens"]) * 12) / 1_000_000
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "audio_gateway.access"]
-    line = next(entry for entry in lines if entry.get("model_asked") == "gpt-4o-mini-tts")
+    line = access_line(caplog, lambda entry: entry.get("model_asked") == "gpt-4o-mini-tts")
     assert Decimal(line["cost_usd"]) == expected
     assert line["upstream_usage"]["output_tokens"] == usage["output_tokens"]
 
@@ -293,8 +305,8 @@ def test_request_log_names_the_key_and_never_a_secret(client, caplog, fake_opena
     caplog.set_level(logging.INFO)
     fake_openai.inject(Fault.HTTP_401)
     client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": "Log me"})
+    line = access_line(caplog, lambda entry: entry.get("model_asked") == "tts-1")
     text = "\n".join(r.getMessage() for r in caplog.records)
-    line = json.loads([r.getMessage() for r in caplog.records if r.name == "audio_gateway.access"][-1])
     assert line["key"] == "alice" and line["model_asked"] == "tts-1"
     assert line["model_served"] == "alibaba/cosyvoice2-0.5b" and line["status"] == 200
     assert line["bytes"] > 0 and float(line["cost_usd"]) > 0 and line["latency_ms"] > 0

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from audio_gateway.api.auth import match_key
 from audio_gateway.providers.openai import map_openai_error
-from audio_gateway.providers.redact import CREDENTIALS_REFUSED
+from audio_gateway.providers.redact import ACCESS_REFUSED, CREDENTIALS_REFUSED
 from audio_gateway.providers.siliconflow import map_siliconflow_error
 from audio_gateway.settings import parse_api_keys
 
@@ -186,13 +186,14 @@ def test_unknown_routes_reveal_nothing(client) -> None:
 
 
 @pytest.mark.parametrize("mapper", [map_openai_error, map_siliconflow_error], ids=lambda m: m.__name__)
-@pytest.mark.parametrize("status", [400, 401, 429, 500])
+@pytest.mark.parametrize("status", [400, 401, 403, 429, 500])
 def test_a_provider_echoing_the_key_has_it_cut_out(mapper, status: int) -> None:
     said = f"key {OPENAI_KEY} is over its quota"
     body = msgspec.json.encode({"error": {"message": said}, "message": said, "code": 20012})
     failure = mapper(status, body, httpx.Headers(), api_key=OPENAI_KEY)
     assert not _leaks(failure.message) and not _leaks(failure.describe())
-    assert failure.message == (CREDENTIALS_REFUSED if status == 401 else "key <redacted> is over its quota")
+    expected = {401: CREDENTIALS_REFUSED, 403: ACCESS_REFUSED}.get(status, "key <redacted> is over its quota")
+    assert failure.message == expected
 
 
 KEYS = parse_api_keys(",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()))

@@ -47,6 +47,18 @@ class JobError(msgspec.Struct, frozen=True):
     code: str | None = None
 
 
+def unfinished_job_error(saq_status: str, saq_error: str | None) -> JobError:
+    """What a client is told about a job SAQ gave up on. SAQ's own error is a traceback or an
+    internal note: it goes to the worker log, never to the client."""
+    if saq_error and "TimeoutError" in saq_error:
+        message = "The job ran past its time limit."
+    elif saq_status == "aborted":
+        message = "The job was interrupted (its worker stopped) more times than it may be retried."
+    else:
+        message = "The job failed unexpectedly; the operator's worker log has the details."
+    return JobError(message=message, type="job_error", code=f"job_{saq_status}")
+
+
 class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     owner: str

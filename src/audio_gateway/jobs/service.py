@@ -14,7 +14,7 @@ from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
 from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url
-from .model import FINAL_STATUSES, JobError, JobRecord, new_job_id, now
+from .model import FINAL_STATUSES, JobRecord, new_job_id, now, unfinished_job_error
 from .orphans import rescue
 from .runtime import TASK_NAME, JobRuntime
 
@@ -135,8 +135,7 @@ class JobService:
             saq_job = await self.runtime.queue.job(record.id)
         if saq_job is None or saq_job.status not in ("failed", "aborted") or saq_job.retryable:
             return record
-        error = JobError(message=f"The job did not finish ({saq_job.error or saq_job.status}).".splitlines()[0],
-                         type="job_error", code=f"job_{saq_job.status}")
+        error = unfinished_job_error(str(saq_job.status), saq_job.error)
         updated = await self.runtime.store.update(
             record.id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
         return updated or record

@@ -20,7 +20,7 @@ from ..catalog import Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
 from ..settings import Settings
-from .model import JobError, JobRecord, JobResult, JobUsage, now
+from .model import JobError, JobRecord, JobResult, JobUsage, now, unfinished_job_error
 from .runner import run_speech, run_transcription
 from .runtime import TASK_NAME, JobRuntime, open_job_runtime
 from .shutdown import DrainingQueue
@@ -105,8 +105,8 @@ async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
     """A job SAQ gave up on (timeout, sweep with no retries left) must not stay in_progress."""
     job_id = (saq_job.kwargs or {}).get("job_id")
     if job_id and saq_job.status in ("failed", "aborted") and not saq_job.retryable:
-        error = JobError(message=f"The job did not finish ({saq_job.error or saq_job.status}).", type="job_error",
-                         code="job_" + str(saq_job.status))
+        log.warning("job %s given up by SAQ (%s): %s", job_id, saq_job.status, saq_job.error)
+        error = unfinished_job_error(str(saq_job.status), saq_job.error)
         await runtime.store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error,
                                                                            completed_at=now()))
 
