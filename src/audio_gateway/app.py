@@ -66,4 +66,5 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
         middleware=[DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
         openapi_config=openapi_config(__version__),
         request_max_body_size=1024 * 1024,
+        logging_config=None,  # the CLI configured logging (AUDIO_GATEWAY_LOG_LEVEL); Litestar's would reset it
     )

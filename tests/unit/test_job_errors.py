@@ -21,3 +21,24 @@ def test_the_client_gets_a_sentence_not_the_internals(status, saq_error, needle,
     assert needle in error.message and error.code == code and error.type == "job_error"
     for leak in ("Traceback", "worker.py", "hunter2", "10.0.0.5", "RuntimeError"):
         assert leak not in error.message
+
+
+def test_saqs_status_enum_gives_the_plain_code():
+    from saq.job import Status
+
+    assert unfinished_job_error(Status.ABORTED, "swept").code == "job_aborted"
+    assert "interrupted" in unfinished_job_error(Status.ABORTED, "swept").message
+
+
+def test_a_retry_after_from_open_circuits_sets_the_next_job_attempts_delay():
+    from types import SimpleNamespace
+
+    from audio_gateway.jobs.worker import _wait_at_least
+
+    job = SimpleNamespace(retry_delay=1.0, retry_backoff=20.0)
+    _wait_at_least(job, None)
+    assert (job.retry_delay, job.retry_backoff) == (1.0, 20.0)     # no hint: the usual backoff
+    _wait_at_least(job, "not a number")
+    assert (job.retry_delay, job.retry_backoff) == (1.0, 20.0)
+    _wait_at_least(job, "28")
+    assert (job.retry_delay, job.retry_backoff) == (28.0, False)   # exactly that long, no jitter below it

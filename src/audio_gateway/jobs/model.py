@@ -47,9 +47,13 @@ class JobError(msgspec.Struct, frozen=True):
     code: str | None = None
 
 
-def unfinished_job_error(saq_status: str, saq_error: str | None) -> JobError:
+def unfinished_job_error(saq_status: Any, saq_error: str | None) -> JobError:
     """What a client is told about a job SAQ gave up on. SAQ's own error is a traceback or an
-    internal note: it goes to the worker log, never to the client."""
+    internal note: it goes to the worker log, never to the client.
+
+    `saq_status` is SAQ's `Status` (a str enum whose str() is "Status.FAILED" on 3.11) or its value.
+    """
+    saq_status = getattr(saq_status, "value", saq_status)
     if saq_error and "TimeoutError" in saq_error:
         message = "The job ran past its time limit."
     elif saq_status == "aborted":

@@ -135,7 +135,7 @@ class JobService:
             saq_job = await self.runtime.queue.job(record.id)
         if saq_job is None or saq_job.status not in ("failed", "aborted") or saq_job.retryable:
             return record
-        error = unfinished_job_error(str(saq_job.status), saq_job.error)
+        error = unfinished_job_error(saq_job.status, saq_job.error)
         updated = await self.runtime.store.update(
             record.id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
         return updated or record

@@ -66,6 +66,7 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
     except UpstreamUnavailable as exc:
         error = _failed(exc)
         if saq_job.retryable:  # SAQ re-queues it after a backoff; the record says why it waits
+            _wait_at_least(saq_job, exc.headers.get("retry-after"))
             await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued", error=error))
             raise
         await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
@@ -83,6 +84,19 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
         r, status="completed", progress=1.0, result=result, usage=usage, error=None, completed_at=now()))
     log.info(msgspec.json.encode({"job": job_id, "status": "completed", "model_served": usage.model_served,
                                   "cost_usd": usage.cost_usd, "bytes": result.bytes}).decode())
+
+
+def _wait_at_least(saq_job: Any, retry_after: str | None) -> None:
+    """Every provider is skipped (circuit open) or busy: retrying before it says it may help only burns
+    an attempt, so the next one waits for the Retry-After instead of the usual backoff."""
+    if retry_after is None:
+        return
+    try:
+        seconds = float(retry_after)
+    except ValueError:
+        return
+    saq_job.retry_delay = max(seconds, saq_job.retry_delay or 0.0)
+    saq_job.retry_backoff = False
 
 
 async def _produce(runtime: JobRuntime, record: JobRecord,
@@ -106,7 +120,7 @@ async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
     job_id = (saq_job.kwargs or {}).get("job_id")
     if job_id and saq_job.status in ("failed", "aborted") and not saq_job.retryable:
         log.warning("job %s given up by SAQ (%s): %s", job_id, saq_job.status, saq_job.error)
-        error = unfinished_job_error(str(saq_job.status), saq_job.error)
+        error = unfinished_job_error(saq_job.status, saq_job.error)
         await runtime.store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error,
                                                                            completed_at=now()))
 
