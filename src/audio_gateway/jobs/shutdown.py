@@ -7,7 +7,8 @@ it. SAQ's own signal handling does most of this, but two gaps are closed here:
 - an idle slot blocked in Redis (BLMOVE) would still take a job that arrives while the
   worker drains: `DrainingQueue` hands such a job straight back to the queue;
 - SAQ's upkeep loops (sweep, worker info) sleep their full interval before noticing
-  the stop, holding every idle worker that long: they are cancelled at once.
+  the stop, holding every idle worker that long: they are cancelled at once, except
+  that a sweep already re-queueing a job is let finish (cut short, it strands the job).
 """
 
 from __future__ import annotations
@@ -28,7 +29,29 @@ log = logging.getLogger("audio_gateway.jobs")
 class DrainingQueue(RedisQueue):
     """A Redis queue that a stopping worker closes to new work."""
 
-    draining = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.draining = False
+        self._sweeps = 0
+        self._no_sweep = asyncio.Event()
+        self._no_sweep.set()
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        """SAQ's sweep re-queues in steps (abort, wait, retry); cut in the middle it strands the job,
+        so a stopping worker starts none and lets a running one finish (see `run_worker`)."""
+        if self.draining:
+            return []
+        self._sweeps += 1
+        self._no_sweep.clear()
+        try:
+            return await super().sweep(lock, abort)
+        finally:
+            self._sweeps -= 1
+            if not self._sweeps:
+                self._no_sweep.set()
+
+    async def sweep_finished(self) -> None:
+        await self._no_sweep.wait()
 
     async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Any:
         if self.draining:
@@ -44,6 +67,7 @@ async def run_worker(worker: Worker) -> None:
     """Run `worker` until SIGTERM/SIGINT, then drain it (its queue must be a `DrainingQueue`)."""
     worker.SIGNALS = []  # ours, below, replace SAQ's
     loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task] = []
 
     def drain() -> None:
         if getattr(worker, "event", None) is None:  # signalled before SAQ started: nothing runs yet
@@ -51,9 +75,8 @@ async def run_worker(worker: Worker) -> None:
         log.info("worker stopping: taking no new jobs, %d running", len(worker.job_task_contexts))
         worker.queue.draining = True
         worker.event.set()
-        for task in list(worker.tasks):
-            if task.get_name() != "process":
-                task.cancel()
+        upkeep = [task for task in worker.tasks if task.get_name() != "process"]
+        stopping.append(loop.create_task(_stop_upkeep(worker.queue, upkeep)))
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, drain)
@@ -62,3 +85,11 @@ async def run_worker(worker: Worker) -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def _stop_upkeep(queue: DrainingQueue, upkeep: list[asyncio.Task]) -> None:
+    """Upkeep loops sleep their full interval before noticing a stop: end them now, once no sweep
+    is halfway through re-queueing a job."""
+    await queue.sweep_finished()
+    for task in upkeep:
+        task.cancel()
