@@ -30,7 +30,8 @@ def match_key(keys: tuple[ClientKey, ...], authorization: str) -> ClientKey | No
     return found if scheme.lower() == "bearer" else None
 
 
-def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    # async although it never awaits: Litestar runs a sync guard in a worker thread, a thread hop per request.
     keys = connection.app.state.settings.api_keys
     if not keys:
         return

@@ -8,9 +8,9 @@ log their real size, duration and final cost.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import msgspec
@@ -36,7 +36,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope.get("headers", [])) or f"req_{uuid.uuid4().hex}".encode()
+        request_id = _incoming_request_id(scope.get("headers", [])) or f"req_{os.urandom(16).hex()}".encode()
         fields: dict[str, Any] = {}
         state = scope.setdefault("state", {})
         state["request_id"] = request_id.decode()
