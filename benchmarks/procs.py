@@ -58,8 +58,10 @@ class Service:
                 return
             time.sleep(0.1)
         tail = self.log.read_text(errors="replace")[-2000:]
+        code = self.proc.poll()
         self.stop()
-        raise RuntimeError(f"{self.name} did not become ready on port {self.port}:\n{tail}")
+        why = f"exited with status {code}" if code is not None else f"did not answer GET {path} within {timeout:g} s"
+        raise RuntimeError(f"{self.name} {why} (port {self.port}); end of {self.log}:\n{tail}")
 
     def pids(self) -> list[int]:
         return tree_pids(self.proc.pid)
