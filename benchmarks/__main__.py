@@ -44,7 +44,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=6, help="measured seconds per load run (default 6; +1 s warm-up)")
     p.add_argument("--workers", type=int, default=None,
-                   help="worker processes for the gateway (if its `serve` has --workers) and LiteLLM; default: theirs")
+                   help="worker processes for both the gateway (needs `serve --workers`) and LiteLLM; default: one each")
     p.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM comparison")
     p.add_argument("--streams", type=int, default=64, help="concurrent slow streams for the RSS measurement")
     p.add_argument("--profile", action="store_true", help="also py-spy the gateway under TTS c32 load; prints top functions")
@@ -148,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(REPO),
             "command": "python -m benchmarks " + shlex.join(argv if argv is not None else sys.argv[1:])}
     exe, litellm_note = (None, "disabled (--no-litellm)") if args.no_litellm else ensure_litellm(REPO / "benchmarks" / ".litellm-venv")
-    workers = args.workers if args.workers and supports_workers(REPO) else None
-    meta["gateway_workers"] = workers or "default"
+    if args.workers and not supports_workers(REPO):
+        print("benchmark: this gateway's `serve` has no --workers; run without --workers", file=sys.stderr)
+        return 2
+    workers = args.workers
+    meta["workers"] = workers or "default (1)"
 
     fake_port = free_port()
     with Service("fake", [sys.executable, "-m", "benchmarks.fake_provider", "--port", str(fake_port)],
@@ -160,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             services["gateway"] = gateway
             litellm = None
             if exe is not None:
-                litellm, litellm_note = start_litellm(exe, fake.url + "/v1", work, args.workers)
+                litellm, litellm_note = start_litellm(exe, fake.url + "/v1", work, workers)
             if litellm is not None:
                 services["litellm"] = litellm
             try:
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(rows, streaming, upload, targets)
     header = (f"{meta['date']} · {meta['machine']['nproc']} CPUs ({meta['machine']['cpu']}) · "
               f"{meta['machine']['ram_gb']} GB · load before start {meta['machine']['loadavg_at_start']} · "
-              f"gateway workers: {meta['gateway_workers']} · LiteLLM: {litellm_note or 'ok'}")
+              f"workers: {meta['workers']} · LiteLLM: {litellm_note or 'ok'}")
     print(f"\n{header}\n\n{text}")
     if folded:
         print(f"Gateway profile, TTS c32 (py-spy --gil):\n{folded}")
