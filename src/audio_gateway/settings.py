@@ -74,6 +74,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _switch(env: Mapping[str, str], name: str) -> bool | None:
     """on/off (true/false, 1/0); unset means "as the catalog says"."""
     raw = env.get(name, "").strip().lower()
@@ -96,6 +103,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     client_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     max_header_bytes: int = 64 * 1024
+    # `serve` processes: above 1, forked from one parent that started up once (prefork.py).
+    workers: int = 1
     # Async jobs (optional: without a queue URL /v1/jobs answers 503).
     queue_url: str | None = None
     s3_bucket: str | None = None
@@ -134,6 +143,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             client_timeout_seconds=_float(env, "AUDIO_GATEWAY_CLIENT_TIMEOUT", 30.0),
             shutdown_grace_seconds=_float(env, "AUDIO_GATEWAY_SHUTDOWN_GRACE", 30.0),
             max_header_bytes=_int(env, "AUDIO_GATEWAY_MAX_HEADER_BYTES", 64 * 1024),
+            workers=_at_least_one(env, "AUDIO_GATEWAY_WORKERS", 1),
             queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
             s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
             s3_prefix=env.get("AUDIO_GATEWAY_S3_PREFIX", ""),
