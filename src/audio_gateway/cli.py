@@ -51,6 +51,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if unconfigured:
         log.warning("providers without an API key (skipped by routing): %s", ", ".join(unconfigured))
     app = create_app(settings, plan)
+    workers = args.workers or settings.workers
+    if workers > 1:
+        from .prefork import serve_workers
+
+        return serve_workers(app, settings, host=args.host, port=args.port, workers=workers)
     # uvicorn drains on SIGTERM, then re-raises it to the handler it found: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.Server(uvicorn_config(app, settings, host=args.host, port=args.port)).run()
@@ -94,6 +99,16 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _at_least_one(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audio-gateway", description="OpenAI-compatible audio gateway")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: $AUDIO_GATEWAY_CATALOG or ./catalog)")
+    serve.add_argument("--workers", type=_at_least_one, default=None,
+                       help="processes serving requests, forked after one start-up (default: $AUDIO_GATEWAY_WORKERS or 1)")
     serve.set_defaults(run=_serve)
     worker = commands.add_parser("worker", help="run async job workers (SAQ on Redis)")
     worker.add_argument("--concurrency", type=int, default=None, help="jobs at once (default $AUDIO_GATEWAY_WORKER_CONCURRENCY or 4)")
