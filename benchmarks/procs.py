@@ -1,8 +1,9 @@
 """Child processes for the benchmark: start, wait until they answer, stop; and their memory.
 
 Every server runs in its own session (process group) so stopping it also stops the workers it
-forked, and nothing outlives the benchmark. Memory is read from /proc (VmRSS, VmHWM) over the whole
-process tree, because a multi-worker server is several processes.
+forked, and nothing outlives the benchmark. Memory is read from /proc over the whole process tree,
+because a multi-worker server is several processes: VmRSS / VmHWM, or PSS where forked workers share
+pages copy-on-write (RSS counts a shared page once in every process that maps it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["Service", "free_port", "reset_peak", "tree_memory_kb", "tree_pids"]
+__all__ = ["Service", "free_port", "reset_peak", "tree_memory_kb", "tree_pids", "tree_pss_kb"]
 
 
 def free_port() -> int:
@@ -113,6 +114,24 @@ def _status_kb(pid: int, field: str) -> int:
 def tree_memory_kb(pids: Sequence[int], field: str = "VmRSS:") -> int:
     """Sum of `field` (VmRSS: now, VmHWM: peak since start or the last `reset_peak`) over `pids`."""
     return sum(_status_kb(pid, field) for pid in pids)
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_kb(pids: Sequence[int]) -> int:
+    """Sum of PSS over `pids`: a page shared by k processes counts 1/k in each, so the sum counts it once.
+
+    Reading smaps_rollup walks the process's page tables (about 2 ms for the gateway): sample it sparingly."""
+    return sum(_pss_kb(pid) for pid in pids)
 
 
 def reset_peak(pids: Sequence[int]) -> bool:
