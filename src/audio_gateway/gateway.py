@@ -1,6 +1,6 @@
 """The gateway core: route → fallback → adapter → billing, shared by the HTTP API and job workers.
 
-`Gateway.running(plan)` owns the provider clients (one pooled httpx client per
+`Gateway.running(plan)` owns the provider upstreams (one pooled transport per
 provider, closed on exit) and the providers' circuit breakers. Everything else is
 look-ups in the compiled plan.
 """
@@ -18,7 +18,7 @@ import msgspec
 from .billing import Charge, Usage, price, speech_usage
 from .catalog import Plan, Route, Target
 from .errors import NotFound
-from .providers import Adapter, AudioStream, TranscriptionCall, build_adapter, make_client
+from .providers import Adapter, AudioStream, TranscriptionCall, Upstream, build_adapter
 from .routing import Attempt, Breakers, serve_first
 from .speech import SpeechRequest, speech_call_for
 from .audio.transcript import Transcript
@@ -60,13 +60,12 @@ class Gateway:
     @classmethod
     @asynccontextmanager
     async def running(cls, plan: Plan, *, deadline: float | None = None) -> AsyncIterator["Gateway"]:
-        clients = {name: make_client(provider) for name, provider in plan.providers.items()}
+        upstreams = {name: Upstream(provider) for name, provider in plan.providers.items()}
         try:
-            yield cls(plan, {name: build_adapter(plan.providers[name], client) for name, client in clients.items()},
-                      deadline=deadline)
+            yield cls(plan, {name: build_adapter(upstream) for name, upstream in upstreams.items()}, deadline=deadline)
         finally:
-            for client in clients.values():
-                await client.aclose()
+            for upstream in upstreams.values():
+                await upstream.aclose()
 
     def route(self, model: str) -> Route:
         route = self.plan.resolve(model)

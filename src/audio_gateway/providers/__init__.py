@@ -2,7 +2,7 @@
 
 from .base import Adapter, AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
 from .registry import ADAPTERS, build_adapter
-from .transport import make_client
+from .upstream import Upstream
 
 __all__ = ["Adapter", "AudioStream", "SpeechCall", "TranscriptionCall", "UpstreamFailure", "ADAPTERS",
-           "build_adapter", "make_client"]
+           "build_adapter", "Upstream"]

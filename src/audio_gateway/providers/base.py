@@ -1,6 +1,6 @@
 """What every provider adapter takes and returns, and how it fails.
 
-An adapter is bound to one catalog `Provider` and one pooled `httpx.AsyncClient`.
+An adapter is bound to one provider's `Upstream` (its pooled transport, URL, key, timeouts).
 It translates the gateway's neutral calls into the provider's wire format and
 maps the provider's own error bodies onto `UpstreamFailure`; routing decides
 what a failure means (fall back or not), never the adapter.

@@ -17,10 +17,10 @@ import msgspec
 
 from ..audio.formats import speech_content_type
 from ..audio.transcript import Transcript, transcript_from_openai_json, transcript_from_openai_verbose
-from ..catalog.model import Provider
 from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
 from .redact import safe_message
-from .transport import first_byte_deadline, open_stream, retry_after_seconds
+from .transport import open_stream, read_response, retry_after_seconds
+from .upstream import Upstream
 
 __all__ = ["OpenAIAdapter", "map_openai_error"]
 
@@ -66,9 +66,9 @@ class _SseUsageTap:
 
 
 class OpenAIAdapter:
-    def __init__(self, provider: Provider, client: httpx.AsyncClient):
-        self.provider = provider
-        self.client = client
+    def __init__(self, upstream: Upstream):
+        self.upstream = upstream
+        self.provider = upstream.provider
 
     async def speech(self, call: SpeechCall) -> AudioStream:
         body: dict[str, Any] = {
@@ -81,11 +81,10 @@ class OpenAIAdapter:
             body["instructions"] = call.instructions
         if call.stream_format != "audio":
             body["stream_format"] = call.stream_format
-        request = self.client.build_request(
+        request = self.upstream.request(
             "POST", "audio/speech", content=msgspec.json.encode(body), headers={"Content-Type": "application/json"}
         )
-        response, first, rest = await open_stream(self.client, request, self.provider,
-                                                   partial(map_openai_error, api_key=self.provider.api_key))
+        response, first, rest = await open_stream(self.upstream, request, partial(map_openai_error, api_key=self.provider.api_key))
         if call.stream_format == "sse":
             tap = _SseUsageTap()
             stream = AudioStream("text/event-stream", first, tap.wrap(rest), response.aclose)
@@ -110,8 +109,8 @@ class OpenAIAdapter:
             data["timestamp_granularities[]"] = list(call.timestamp_granularities or ("segment",))
         call.file.seek(0)
         path = "audio/translations" if call.task == "translate" else "audio/transcriptions"
-        async with first_byte_deadline(self.provider):
-            response = await self.client.post(path, data=data, files={"file": (call.filename, call.file, call.content_type)})
+        response = await read_response(self.upstream, self.upstream.request(
+            "POST", path, data=data, files={"file": (call.filename, call.file, call.content_type)}))
         if response.status_code >= 400:
             raise map_openai_error(response.status_code, response.content[:65536], response.headers,
                                    api_key=self.provider.api_key)

@@ -15,10 +15,10 @@ import msgspec
 
 from ..audio.formats import speech_content_type
 from ..audio.transcript import Transcript, transcript_from_text
-from ..catalog.model import Provider
 from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
 from .redact import safe_message
-from .transport import first_byte_deadline, open_stream, retry_after_seconds
+from .transport import open_stream, read_response, retry_after_seconds
+from .upstream import Upstream
 
 __all__ = ["SiliconFlowAdapter", "map_siliconflow_error"]
 
@@ -38,9 +38,9 @@ def map_siliconflow_error(status: int, body: bytes, headers: httpx.Headers, *, a
 
 
 class SiliconFlowAdapter:
-    def __init__(self, provider: Provider, client: httpx.AsyncClient):
-        self.provider = provider
-        self.client = client
+    def __init__(self, upstream: Upstream):
+        self.upstream = upstream
+        self.provider = upstream.provider
 
     async def speech(self, call: SpeechCall) -> AudioStream:
         voice = call.voice if isinstance(call.voice, str) else call.voice.get("id", "")
@@ -53,11 +53,10 @@ class SiliconFlowAdapter:
         }
         if call.speed is not None:
             body["speed"] = call.speed
-        request = self.client.build_request(
+        request = self.upstream.request(
             "POST", "audio/speech", content=msgspec.json.encode(body), headers={"Content-Type": "application/json"}
         )
-        response, first, rest = await open_stream(self.client, request, self.provider,
-                                                   partial(map_siliconflow_error, api_key=self.provider.api_key))
+        response, first, rest = await open_stream(self.upstream, request, partial(map_siliconflow_error, api_key=self.provider.api_key))
         if not response.headers.get("content-type", "").startswith(("audio/", "application/octet-stream")):
             await response.aclose()
             raise UpstreamFailure("malformed", f"expected audio, got {response.headers.get('content-type')!r}")
@@ -65,12 +64,9 @@ class SiliconFlowAdapter:
 
     async def transcribe(self, call: TranscriptionCall) -> Transcript:
         call.file.seek(0)
-        async with first_byte_deadline(self.provider):
-            response = await self.client.post(
-                "audio/transcriptions",
-                data={"model": call.upstream_model},
-                files={"file": (call.filename, call.file, call.content_type)},
-            )
+        response = await read_response(self.upstream, self.upstream.request(
+            "POST", "audio/transcriptions", data={"model": call.upstream_model},
+            files={"file": (call.filename, call.file, call.content_type)}))
         if response.status_code >= 400:
             raise map_siliconflow_error(response.status_code, response.content[:65536], response.headers,
                                         api_key=self.provider.api_key)

@@ -15,27 +15,12 @@ from contextlib import asynccontextmanager, contextmanager
 import httpx
 
 from ..catalog.model import Provider
-from .aiohttp_transport import AiohttpTransport
 from .base import UpstreamFailure
+from .upstream import Upstream
 
-__all__ = ["make_client", "map_transport_errors", "open_stream", "read_error_body", "retry_after_seconds"]
+__all__ = ["map_transport_errors", "open_stream", "read_error_body", "retry_after_seconds", "read_response"]
 
 MAX_ERROR_BODY = 64 * 1024
-
-
-def make_client(provider: Provider) -> httpx.AsyncClient:
-    """One pooled keep-alive client per provider, created at start-up."""
-    t = provider.timeouts
-    return httpx.AsyncClient(
-        base_url=provider.base_url.rstrip("/") + "/",
-        timeout=httpx.Timeout(connect=t.connect_seconds, read=t.read_seconds, write=t.read_seconds, pool=t.connect_seconds),
-        limits=httpx.Limits(max_connections=provider.max_connections, max_keepalive_connections=provider.max_connections),
-        headers={"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {},
-        follow_redirects=False,
-        trust_env=False,
-        # httpcore's pool cost a third of the CPU at 32 requests in flight (benchmarks/RESULTS.md).
-        transport=AiohttpTransport(provider.max_connections),
-    )
 
 
 @contextmanager
@@ -88,19 +73,19 @@ async def first_byte_deadline(provider: Provider) -> AsyncIterator[None]:
 
 
 async def open_stream(
-    client: httpx.AsyncClient,
+    upstream: Upstream,
     request: httpx.Request,
-    provider: Provider,
     map_error: Callable[[int, bytes, httpx.Headers], UpstreamFailure],
 ) -> tuple[httpx.Response, bytes, AsyncIterator[bytes]]:
     """Send, check the status and read the first chunk within the first-byte deadline.
 
     On success the caller owns `response` (and must close it); on failure it is closed here.
     """
+    provider = upstream.provider
     response: httpx.Response | None = None
     try:
         async with first_byte_deadline(provider):
-            response = await client.send(request, stream=True)
+            response = await upstream.send(request)
             if response.status_code >= 400:
                 body = await read_error_body(response)
                 raise map_error(response.status_code, body, response.headers)
@@ -111,6 +96,17 @@ async def open_stream(
         if response is not None:
             await response.aclose()
         raise
+
+
+async def read_response(upstream: Upstream, request: httpx.Request) -> httpx.Response:
+    """Send and read the whole (JSON-sized) reply, all within the first-byte deadline."""
+    async with first_byte_deadline(upstream.provider):
+        response = await upstream.send(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+    return response
 
 
 async def _guarded(chunks: AsyncIterator[bytes], provider: Provider) -> AsyncIterator[bytes]:

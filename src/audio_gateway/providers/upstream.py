@@ -1,0 +1,50 @@
+"""One provider's HTTP endpoint, fixed at start-up: pooled transport, base URL, key and timeouts.
+
+Requests are httpx `Request`s handed straight to the transport. `httpx.AsyncClient` would add
+URL merging, a cookie jar, redirect and auth flows and event hooks on every call, none of which
+a fixed upstream uses, and under load they were a quarter of the gateway's CPU per request
+(benchmarks/RESULTS.md). What the client did that matters is done here once: absolute URLs,
+the Authorization header, and the `timeout` extension the transport reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..catalog.model import Provider
+from .aiohttp_transport import AiohttpTransport
+
+__all__ = ["Upstream"]
+
+
+class Upstream:
+    def __init__(self, provider: Provider, transport: httpx.AsyncBaseTransport | None = None):
+        t = provider.timeouts
+        self.provider = provider
+        self._base = provider.base_url.rstrip("/") + "/"
+        self._urls: dict[str, httpx.URL] = {}
+        self._auth = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
+        self._timeout = {"connect": t.connect_seconds, "read": t.read_seconds, "write": t.read_seconds,
+                         "pool": t.connect_seconds}
+        self._transport = transport or AiohttpTransport(provider.max_connections)
+
+    def url(self, path: str) -> httpx.URL:
+        """Absolute URL for a provider-relative path, parsed once per path."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base + path.lstrip("/"))
+        return url
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **body: Any) -> httpx.Request:
+        """`body` is httpx's: `content=`, or `data=` with `files=` for multipart."""
+        return httpx.Request(method, self.url(path), headers={**self._auth, **(headers or {})},
+                             extensions={"timeout": self._timeout}, **body)
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """The response with its body unread: the caller streams it, or `aread()`s it, and closes it."""
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
