@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 
 from . import __version__
-from .api.auth import require_api_key
+from .api.auth import ApiKeyMiddleware, KeyRing
 from .api.client_timeout import ClientTimeoutMiddleware
 from .api.errors import exception_handlers
 from .api.health import healthz, readyz
@@ -52,7 +52,7 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
 
     v1 = Router(
         path="/v1",
-        guards=[require_api_key],
+        middleware=[DefineMiddleware(ApiKeyMiddleware, keys=KeyRing(settings.api_keys))],
         route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation,
                         create_job, get_job, list_jobs, cancel_job],
     )
