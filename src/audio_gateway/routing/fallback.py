@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -90,7 +89,7 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
     chain: when it passes, the running attempt is cancelled and no further target is tried.
     """
     attempts: list[Attempt] = []
-    expires = None if deadline is None else time.monotonic() + deadline
+    expires = None if deadline is None else asyncio.get_running_loop().time() + deadline
     for target in targets:
         provider, model = target.provider.name, target.model.id
         if not target.provider.configured:
@@ -101,7 +100,7 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
             attempts.append(Attempt(provider, model, "circuit_open",
                                     f"circuit open after repeated failures (next probe in {breaker.retry_in():.1f} s)"))
             continue
-        cutoff = asyncio.timeout_at(None if expires is None else _loop_time(expires))
+        cutoff = asyncio.timeout_at(expires)
         try:
             async with cutoff:
                 value = await attempt(target)
@@ -131,9 +130,3 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
         attempts.append(Attempt(provider, model, "ok"))
         return Served(value=value, target=target, attempts=tuple(attempts))
     raise _exhausted(attempts, breakers, deadline)
-
-
-def _loop_time(monotonic_deadline: float) -> float:
-    """asyncio's clock is time.monotonic by default; convert explicitly in case a loop uses another."""
-    loop = asyncio.get_running_loop()
-    return loop.time() + (monotonic_deadline - time.monotonic())
