@@ -70,9 +70,16 @@ def _sanity(service_port: int, kind: str, endpoint: str, body: bytes, content_ty
     return ""
 
 
-def load_phase(args: argparse.Namespace, work: Path, services: dict[str, Service]) -> list[Row]:
-    bodies = {"tts": (payloads.SPEECH_JSON, "application/json"),
-              "stt": payloads.multipart({"model": "whisper-1"}, "speech.wav", payloads.wav(10))}
+Bodies = dict[str, tuple[bytes, str]]
+
+
+def load_bodies() -> Bodies:
+    """Per endpoint: the request body and its content type (the multipart boundary is random)."""
+    return {"tts": (payloads.SPEECH_JSON, "application/json"),
+            "stt": payloads.multipart({"model": "whisper-1"}, "speech.wav", payloads.wav(10))}
+
+
+def load_phase(args: argparse.Namespace, work: Path, services: dict[str, Service], bodies: Bodies) -> list[Row]:
     rows = []
     for endpoint, (body, content_type) in bodies.items():
         body_path = work / f"{endpoint}.body"
@@ -91,18 +98,21 @@ def load_phase(args: argparse.Namespace, work: Path, services: dict[str, Service
     return rows
 
 
-def profile_phase(args: argparse.Namespace, work: Path, gateway: Service) -> str:
-    """Top functions of the gateway under TTS load at c32 (a separate run, so it does not skew the table)."""
+def profile_phase(args: argparse.Namespace, work: Path, gateway: Service, bodies: Bodies) -> str:
+    """Top functions of the gateway under TTS and STT load at c32 (separate runs, so they do not skew the table)."""
     py_spy = ensure_py_spy()
-    body = work / "tts.body"
     seconds = max(args.seconds, 8)
-    sampler = record(py_spy, gateway.proc.pid, seconds - 2, work / "profile-tts-c32.raw")
-    run_wrk(gateway.url + ENDPOINTS["tts"], body, _headers("gateway", "application/json"), connections=32,
-            seconds=seconds, work=work, name="profile-tts-c32", warmup=0)
-    sampler.wait(60)
-    folded = fold(work / "profile-tts-c32.raw")
-    (work / "profile-tts-c32.txt").write_text(folded)
-    return folded
+    sections = []
+    for endpoint, (_, content_type) in bodies.items():
+        name = f"profile-{endpoint}-c32"
+        sampler = record(py_spy, gateway.proc.pid, seconds - 2, work / f"{name}.raw")
+        run_wrk(gateway.url + ENDPOINTS[endpoint], work / f"{endpoint}.body", _headers("gateway", content_type),
+                connections=32, seconds=seconds, work=work, name=name, warmup=0)
+        sampler.wait(60)
+        folded = fold(work / f"{name}.raw")
+        (work / f"{name}.txt").write_text(folded)
+        sections.append(f"Gateway profile, {endpoint.upper()} c32 (py-spy --gil):\n{folded}")
+    return "\n".join(sections)
 
 
 async def stream_phase(args: argparse.Namespace, fake: Service, gateway: Service) -> dict:
@@ -120,7 +130,7 @@ async def stream_phase(args: argparse.Namespace, fake: Service, gateway: Service
     return {"ttfb_direct_ms": direct, "ttfb_gateway_ms": through, "ttfb_added_ms": round(through - direct, 2),
             "streams": args.streams, "streams_complete": complete,
             "stream_seconds_max": round(max(r.total_s for r in results), 2),
-            "rss_before_mb": memory.before_mb, "rss_peak_mb": memory.peak_mb}
+            "rss_before_mb": memory.before_mb, "rss_peak_mb": memory.peak_mb, "memory": memory.kind}
 
 
 async def upload_phase(fake: Service, gateway: Service) -> dict:
@@ -137,7 +147,8 @@ async def upload_phase(fake: Service, gateway: Service) -> dict:
         raise RuntimeError(f"25 MB upload failed: {[r.status for r in direct]} direct, {[r.status for r in through]} gateway")
     d, g = (statistics.median(r.total_s for r in rs) for rs in (direct, through))
     return {"bytes": len(body), "direct_s": round(d, 3), "gateway_s": round(g, 3), "added_ms": round((g - d) * 1000, 1),
-            "rss_before_mb": memory.before_mb, "rss_peak_mb": memory.peak_mb, "rss_added_mb": memory.added_mb}
+            "rss_before_mb": memory.before_mb, "rss_peak_mb": memory.peak_mb, "rss_added_mb": memory.added_mb,
+            "memory": memory.kind}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers
     meta["workers"] = workers or "default (1)"
 
+    bodies = load_bodies()
     fake_port = free_port()
     with Service("fake", [sys.executable, "-m", "benchmarks.fake_provider", "--port", str(fake_port)],
                  port=fake_port, log=work / "fake.log", cwd=REPO) as fake:
@@ -167,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             if litellm is not None:
                 services["litellm"] = litellm
             try:
-                rows = load_phase(args, work, services)
+                rows = load_phase(args, work, services, bodies)
             finally:
                 if litellm is not None:
                     litellm.stop()
-            folded = profile_phase(args, work, gateway) if args.profile else ""
+            folded = profile_phase(args, work, gateway, bodies) if args.profile else ""
         print("benchmark: streaming and upload...", file=sys.stderr, flush=True)
         with start_gateway(REPO, fake.url + "/slow/v1", work / "gateway-slow.log", workers) as gateway:
             streaming = asyncio.run(stream_phase(args, fake, gateway))
@@ -184,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
               f"workers: {meta['workers']} · LiteLLM: {litellm_note or 'ok'}")
     print(f"\n{header}\n\n{text}")
     if folded:
-        print(f"Gateway profile, TTS c32 (py-spy --gil):\n{folded}")
+        print(folded)
     result = {"meta": meta, "litellm": litellm_note or "ok", "load": rows, "streaming": streaming, "upload": upload,
               "targets": targets, "profile": folded}
     (work / "last-run.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))

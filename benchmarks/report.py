@@ -69,9 +69,10 @@ def evaluate(rows: Sequence[Row], streaming: dict, upload: dict, litellm_note: s
         _check("STT gateway/LiteLLM req/s at c32", ll_stt, ">= 15x", ll_stt is not None and ll_stt >= 15, litellm_note),
         _check("TTS added p50 at c1 (ms)", p50, "<= 2 ms", p50 is not None and p50 <= 2),
         _check("Streaming TTFB added (ms)", ttfb, "<= 5 ms", ttfb is not None and ttfb <= 5),
-        _check(f"Gateway RSS, {streaming.get('streams', 64)} concurrent 2 MB streams (MB)", rss, "< 200 MB",
-               rss is not None and rss < 200),
-        _check("25 MB upload: gateway peak RSS increase (MB)", up, "< 60 MB", up is not None and up < 60),
+        _check(f"Gateway {streaming.get('memory', 'RSS')}, {streaming.get('streams', 64)} concurrent 2 MB streams (MB)",
+               rss, "< 200 MB", rss is not None and rss < 200),
+        _check(f"25 MB upload: gateway peak {upload.get('memory', 'RSS')} increase (MB)", up, "< 60 MB",
+               up is not None and up < 60),
     ]
 
 

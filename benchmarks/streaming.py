@@ -32,6 +32,7 @@ class Exchange(msgspec.Struct, frozen=True):
 class MemoryPeak(msgspec.Struct, frozen=True):
     before_mb: float
     peak_mb: float
+    kind: str = "RSS"  # "PSS" (summed) for a gateway of several processes
 
     @property
     def added_mb(self) -> float:
@@ -98,4 +99,4 @@ async def under_memory_watch(pids: Sequence[int], work: Callable[[], asyncio.Fut
         await sampler
     if peak_resettable:
         peak = max(peak, tree_memory_kb(pids, "VmHWM:"))
-    return result, MemoryPeak(round(before / 1024, 1), round(peak / 1024, 1))
+    return result, MemoryPeak(round(before / 1024, 1), round(peak / 1024, 1), "PSS" if shared else "RSS")
