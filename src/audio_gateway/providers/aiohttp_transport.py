@@ -94,11 +94,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session, slots = self._open()
         timeout = request.extensions.get("timeout", {})
-        try:
-            async with asyncio.timeout(timeout.get("pool")):
-                await slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout(f"no free connection within {timeout.get('pool')} s", request=request) from None
+        if slots.locked():  # only a wait for a slot needs a timer
+            try:
+                async with asyncio.timeout(timeout.get("pool")):
+                    await slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(f"no free connection within {timeout.get('pool')} s", request=request) from None
+        else:
+            await slots.acquire()
         try:
             try:
                 body: bytes | httpx.AsyncByteStream | None = request.content or None
