@@ -58,8 +58,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return serve_workers(app, settings, host=args.host, port=args.port, workers=workers)
     # uvicorn drains on SIGTERM, then re-raises it to the handler it found: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.Server(uvicorn_config(app, settings, host=args.host, port=args.port)).run()
-    return 0
+    server = uvicorn.Server(uvicorn_config(app, settings, host=args.host, port=args.port))
+    server.run()
+    return 0 if server.started else 3  # 3: the app could not start (uvicorn's own status for it)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

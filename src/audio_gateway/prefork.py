@@ -154,8 +154,9 @@ def _run_worker(config: uvicorn.Config, sock: socket.socket, unblocked: set[sign
             signal.signal(sig, lambda *_: sys.exit(0))
         _die_with(parent)
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-        uvicorn.Server(config).run(sockets=[sock])
-        code = 0
+        server = uvicorn.Server(config)
+        server.run(sockets=[sock])
+        code = 0 if server.started else _STARTUP_FAILURE  # uvicorn's own `run()` exits 3 the same way
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except BaseException:
