@@ -30,8 +30,7 @@ def s3_server():
 
 
 def jobs_env(fake_openai, fake_siliconflow, redis_server, s3_server, db: int = 0, **overrides: str) -> dict[str, str]:
-    return provider_env(
-        fake_openai, fake_siliconflow,
+    jobs = dict(
         AUDIO_GATEWAY_QUEUE_URL=redis_server.url(db),
         AUDIO_GATEWAY_S3_BUCKET=BUCKET,
         AUDIO_GATEWAY_S3_PREFIX="test/",
@@ -45,8 +44,8 @@ def jobs_env(fake_openai, fake_siliconflow, redis_server, s3_server, db: int = 0
         AUDIO_GATEWAY_JOB_RETRY_DELAY="0.2",
         AUDIO_GATEWAY_JOB_RETRY_BACKOFF_CAP="1",
         AUDIO_GATEWAY_UPSTREAM_TIMEOUT="1",
-        **overrides,
     )
+    return provider_env(fake_openai, fake_siliconflow, **{**jobs, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import msgspec
 from litestar import Request, Response, delete, get, post
 
-from ..errors import InvalidRequest, ServiceUnavailable
+from ..errors import InvalidRequest, ServiceUnavailable, error_body
+from ..jobs.runtime import BACKEND_OUTAGES
 from ..jobs.service import FileUrlJob, JobService, body_hash
 from ..speech import SpeechRequest
 from ..transcription import read_multipart
@@ -17,6 +20,7 @@ from .transcriptions import upload_limits
 __all__ = ["create_job", "get_job", "list_jobs", "cancel_job"]
 
 ANONYMOUS = "anonymous"
+log = logging.getLogger("audio_gateway.jobs")
 
 
 class _ModelOnly(msgspec.Struct):
@@ -34,12 +38,23 @@ def _service(request: Request) -> JobService:
     return service
 
 
+def _backend_down(request: Request, exc: Exception) -> Response:
+    log.warning("job backend unreachable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    error = ServiceUnavailable("The job queue or its storage is unreachable right now. Retry shortly.",
+                               code="jobs_unavailable", headers={"retry-after": "5"})
+    return json_response(error_body(error), error.status, error.headers)
+
+
+# Per job route: only these handlers touch Redis and S3.
+_OUTAGE_HANDLERS = {outage: _backend_down for outage in BACKEND_OUTAGES}
+
+
 def _owner(request: Request) -> str:
     key = client_key(request)
     return key.owner if key else ANONYMOUS
 
 
-@post("/jobs", status_code=202, request_max_body_size=None, operation_class=CreateJobOperation)
+@post("/jobs", status_code=202, request_max_body_size=None, operation_class=CreateJobOperation, exception_handlers=_OUTAGE_HANDLERS)
 async def create_job(request: Request) -> Response:
     service = _service(request)
     owner = _owner(request)
@@ -66,13 +81,13 @@ async def create_job(request: Request) -> Response:
     return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
 
 
-@get("/jobs/{job_id:str}", operation_class=JobOperation)
+@get("/jobs/{job_id:str}", operation_class=JobOperation, exception_handlers=_OUTAGE_HANDLERS)
 async def get_job(request: Request, job_id: str) -> Response:
     service = _service(request)
     return json_response(await service.public(await service.get(_owner(request), job_id)))
 
 
-@get("/jobs", operation_class=ListJobsOperation)
+@get("/jobs", operation_class=ListJobsOperation, exception_handlers=_OUTAGE_HANDLERS)
 async def list_jobs(request: Request) -> Response:
     service = _service(request)
     try:
@@ -85,7 +100,7 @@ async def list_jobs(request: Request) -> Response:
     return json_response(await service.list(_owner(request), limit, after))
 
 
-@delete("/jobs/{job_id:str}", status_code=200, operation_class=JobOperation)
+@delete("/jobs/{job_id:str}", status_code=200, operation_class=JobOperation, exception_handlers=_OUTAGE_HANDLERS)
 async def cancel_job(request: Request, job_id: str) -> Response:
     service = _service(request)
     return json_response(await service.public(await service.cancel(_owner(request), job_id)))

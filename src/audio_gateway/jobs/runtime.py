@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import botocore.exceptions
 import msgspec
+import redis.exceptions
 from saq import Queue
 
 from ..gateway import Gateway
@@ -13,9 +16,17 @@ from ..settings import Settings
 from .storage import ObjectStore
 from .store import JobStore
 
-__all__ = ["JobRuntime", "open_job_runtime", "TASK_NAME"]
+__all__ = ["JobRuntime", "open_job_runtime", "TASK_NAME", "BACKEND_OUTAGES"]
+
+log = logging.getLogger("audio_gateway.jobs")
 
 TASK_NAME = "run_audio_job"
+
+# What an unreachable Redis or S3 raises: the jobs API answers 503 for these, never 500.
+BACKEND_OUTAGES: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError,
+)
 
 
 class JobRuntime(msgspec.Struct, frozen=True):
@@ -31,7 +42,15 @@ async def open_job_runtime(settings: Settings, gateway: Gateway) -> AsyncIterato
     async with AsyncExitStack() as stack:
         queue = Queue.from_url(settings.queue_url, name="audio-gateway")
         await queue.connect()
-        stack.push_async_callback(queue.disconnect)
+        stack.push_async_callback(_quietly, queue.disconnect, "the job queue")
         objects = await ObjectStore.open(settings, stack)
         store = JobStore(queue.redis, retention_seconds=settings.job_retention_seconds)
         yield JobRuntime(settings=settings, gateway=gateway, queue=queue, store=store, objects=objects)
+
+
+async def _quietly(close: Callable[[], Awaitable[None]], what: str) -> None:
+    """Closing a connection to a backend that is down must not turn a clean shutdown into a traceback."""
+    try:
+        await close()
+    except BACKEND_OUTAGES as exc:
+        log.warning("could not close %s cleanly (%s)", what, exc)

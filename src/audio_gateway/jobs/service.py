@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
@@ -16,7 +19,7 @@ from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url
 from .model import FINAL_STATUSES, JobRecord, new_job_id, now, unfinished_job_error
 from .orphans import rescue
-from .runtime import TASK_NAME, JobRuntime
+from .runtime import BACKEND_OUTAGES, TASK_NAME, JobRuntime
 
 __all__ = ["JobService", "FileUrlJob"]
 
@@ -68,12 +71,12 @@ class JobService:
         job_id = new_job_id()
         record = JobRecord(id=job_id, owner=owner, kind="stt", model=route.model.id, created_at=now(),
                            request={**msgspec.to_builtins(form), "filename": upload.filename}, body_hash=body_hash)
-        replay = await self._replay(record, idempotency_key)
-        if replay is not None:
-            return replay, False
-        key = self.runtime.objects.key(owner, job_id, "input", _safe_name(upload.filename))
-        await self.runtime.objects.put(key, upload.file, upload.content_type)
-        return await self._enqueue(msgspec.structs.replace(record, input_key=key), None)
+        async with self._claim(record, idempotency_key) as replay:
+            if replay is not None:
+                return replay, False
+            key = self.runtime.objects.key(owner, job_id, "input", _safe_name(upload.filename))
+            await self.runtime.objects.put(key, upload.file, upload.content_type)
+            return await self._create(msgspec.structs.replace(record, input_key=key))
 
     async def submit_file_url(self, owner: str, body: FileUrlJob, body_hash: str, idempotency_key: str | None) -> tuple[JobRecord, bool]:
         check_file_url(body.file_url, self.runtime.objects.bucket)
@@ -91,30 +94,55 @@ class JobService:
                            file_url=body.file_url, body_hash=body_hash)
         return await self._enqueue(record, idempotency_key)
 
-    async def _replay(self, record: JobRecord, idempotency_key: str | None) -> JobRecord | None:
+    @asynccontextmanager
+    async def _claim(self, record: JobRecord, idempotency_key: str | None) -> AsyncIterator[JobRecord | None]:
+        """Bind the Idempotency-Key to this job; yields the earlier job when it is a replay, else None.
+
+        A submission that fails after the claim (Redis or S3 down) gives the key back, so the client's
+        retry with the same key is served instead of refused."""
         if not idempotency_key:
-            return None
-        previous_id = await self.runtime.store.claim_idempotency_key(record.owner, idempotency_key, record.id)
+            yield None
+            return
+        store = self.runtime.store
+        previous_id = await store.claim_idempotency_key(record.owner, idempotency_key, record.id)
         if previous_id is None:
-            return None
-        previous = await self.runtime.store.get(previous_id)
-        if previous is None or previous.body_hash != record.body_hash:
+            try:
+                yield None
+            except BaseException:
+                with contextlib.suppress(*BACKEND_OUTAGES):
+                    await store.release_idempotency_key(record.owner, idempotency_key, record.id)
+                raise
+            return
+        previous = await store.get(previous_id)
+        if previous is None:
+            raise Conflict("A request with this Idempotency-Key is still being submitted; retry shortly.",
+                           param="Idempotency-Key", code="idempotency_key_in_use", headers={"retry-after": "1"})
+        if previous.body_hash != record.body_hash:
             raise Conflict("This Idempotency-Key was already used with a different request body.",
-                                      param="Idempotency-Key", code="idempotency_key_reused")
-        return previous
+                           param="Idempotency-Key", code="idempotency_key_reused")
+        yield previous
 
     async def _enqueue(self, record: JobRecord, idempotency_key: str | None) -> tuple[JobRecord, bool]:
-        replay = await self._replay(record, idempotency_key)
-        if replay is not None:
-            return replay, False
+        async with self._claim(record, idempotency_key) as replay:
+            if replay is not None:
+                return replay, False
+            return await self._create(record)
+
+    async def _create(self, record: JobRecord) -> tuple[JobRecord, bool]:
+        """Record, then queue; a job that could not be queued is not left behind as a record."""
         settings = self.runtime.settings
         await self.runtime.store.create(record)
-        await self.runtime.queue.enqueue(
-            TASK_NAME, job_id=record.id, key=record.id,
-            timeout=settings.job_timeout_seconds, heartbeat=settings.job_heartbeat_seconds,
-            retries=settings.job_attempts, retry_delay=settings.job_retry_delay_seconds,
-            retry_backoff=settings.job_retry_backoff_cap_seconds, ttl=settings.job_retention_seconds,
-        )
+        try:
+            await self.runtime.queue.enqueue(
+                TASK_NAME, job_id=record.id, key=record.id,
+                timeout=settings.job_timeout_seconds, heartbeat=settings.job_heartbeat_seconds,
+                retries=settings.job_attempts, retry_delay=settings.job_retry_delay_seconds,
+                retry_backoff=settings.job_retry_backoff_cap_seconds, ttl=settings.job_retention_seconds,
+            )
+        except BaseException:
+            with contextlib.suppress(*BACKEND_OUTAGES):
+                await self.runtime.store.discard(record)
+            raise
         return record, True
 
     # -- read, list, cancel ----------------------------------------------------------------------------

@@ -20,6 +20,9 @@ __all__ = ["JobStore"]
 
 _decoder = msgspec.json.Decoder(JobRecord)
 
+# Delete KEYS[1] only while it still holds ARGV[1]: a claim is given back by the request that made it, no other.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
 
 class JobStore:
     def __init__(self, redis: Redis, *, retention_seconds: int, prefix: str = "ag"):
@@ -41,6 +44,13 @@ class JobStore:
             pipe.set(self._job(record.id), msgspec.json.encode(record), ex=self.retention)
             pipe.zadd(self._index(record.owner), {record.id: time.time_ns() // 1_000_000})  # ms: stable newest-first
             pipe.expire(self._index(record.owner), self.retention)
+            await pipe.execute()
+
+    async def discard(self, record: JobRecord) -> None:
+        """Undo `create` for a job that never reached the queue."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._job(record.id))
+            pipe.zrem(self._index(record.owner), record.id)
             await pipe.execute()
 
     async def get(self, job_id: str) -> JobRecord | None:
@@ -90,3 +100,7 @@ class JobStore:
             return None
         existing = await self.redis.get(self._idem(owner, key))
         return existing.decode() if isinstance(existing, bytes) else existing
+
+    async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
+        """Give back a claim whose submission failed, so that a retry with the same key can succeed."""
+        await self.redis.eval(_RELEASE, 1, self._idem(owner, key), job_id)
