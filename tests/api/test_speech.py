@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 
 import av
+import httpx
 import openai
 import pytest
 
@@ -312,3 +313,19 @@ def test_request_log_names_the_key_and_never_a_secret(client, caplog, fake_opena
     assert line["bytes"] > 0 and float(line["cost_usd"]) > 0 and line["latency_ms"] > 0
     for secret in (*CLIENT_KEYS.values(), OPENAI_KEY, SILICONFLOW_KEY):
         assert secret not in text
+
+
+def test_provider_breaking_off_mid_stream_cuts_the_client_short_and_logs_why(client, fake_openai, caplog):
+    """Once the status is sent the failure cannot become an error body: the client must see a truncated
+    body (not a clean end), and the operator one access line with the reason, not a traceback."""
+    caplog.set_level(logging.INFO)
+    fake_openai.inject(Fault.RESET_MID_STREAM)
+    with client.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": "Cut me off."}) as r:
+        assert r.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            r.read()
+        request_id = r.headers["x-request-id"]
+    line = access_line(caplog, lambda line: line["request_id"] == request_id)
+    assert line["status"] == 200 and line["provider"] == "openai"
+    assert line["stream_error"].startswith("connect: openai connection failed")
+    assert not [rec for rec in caplog.records if rec.exc_info and rec.name.startswith(("uvicorn", "audio_gateway"))]

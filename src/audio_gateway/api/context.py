@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from ..providers.base import UpstreamFailure
+
 __all__ = ["RequestContextMiddleware", "access_log"]
 
 access_log = logging.getLogger("audio_gateway.access")
@@ -26,6 +28,23 @@ def _incoming_request_id(headers: list[tuple[bytes, bytes]]) -> bytes | None:
         if name == b"x-request-id" and _SAFE_ID.match(value):
             return value
     return None
+
+
+def _caused_by_provider(exc: BaseException) -> bool:
+    """True when an UpstreamFailure is anywhere in the chain (Litestar wraps it after the response started)."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, UpstreamFailure):
+            return True
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+    return False
 
 
 class RequestContextMiddleware:
@@ -56,6 +75,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if not (status and _caused_by_provider(exc)):
+                raise
+            # The provider broke off after our status line went out. Returning leaves the response
+            # incomplete, so uvicorn cuts the connection (the client sees a truncated body) with one
+            # line of log; the reason is in this request's access line, a traceback would add nothing.
         finally:
             line = {
                 "request_id": request_id.decode(),

@@ -8,6 +8,7 @@ from litestar import Request, post
 from litestar.response import Stream
 
 from ..gateway import Gateway, SpeechOutcome
+from ..providers import UpstreamFailure
 from ..speech import SpeechRequest, validate_speech
 from .billing_headers import gateway_headers, log_fields
 from .errors import decode_json_body
@@ -17,10 +18,16 @@ __all__ = ["create_speech"]
 
 
 async def _relay(outcome: SpeechOutcome, log: dict) -> AsyncIterator[bytes]:
-    """Forward chunks as they come; the final cost (SSE usage included) lands in the log line."""
+    """Forward chunks as they come; the final cost (SSE usage included) lands in the log line.
+
+    A provider that breaks off mid-stream cannot be hidden any more (the status is sent): the failure
+    propagates so the client's connection is cut short, and the log line says why."""
     try:
         async for chunk in outcome.stream:
             yield chunk
+    except UpstreamFailure as failure:
+        log["stream_error"] = failure.describe()
+        raise
     finally:
         log.update(log_fields(outcome.target, outcome.attempts, outcome.charge()))
         if outcome.stream.usage:
