@@ -73,11 +73,12 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
               "AUDIO_GATEWAY_S3_BUCKET (plus AWS_ENDPOINT_URL / AWS_* credentials for S3).", file=sys.stderr)
         return 2
     from .jobs.shutdown import run_worker
-    from .jobs.worker import build_worker
+    from .jobs.worker import ExpectedFailureLog, build_worker
 
     if args.concurrency:
         settings = msgspec.structs.replace(settings, worker_concurrency=args.concurrency)
     worker = build_worker(settings, _load(settings, args.catalog))
+    logging.getLogger("saq").addFilter(ExpectedFailureLog())
     log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, settings.queue_url.split("@")[-1])
     asyncio.run(run_worker(worker))  # SIGTERM/SIGINT drain it: running jobs finish or are re-queued
     return 0

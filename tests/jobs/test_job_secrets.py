@@ -24,3 +24,11 @@ def test_a_job_failed_by_provider_auth_reveals_no_key(alice, fake_openai, fake_s
     text = log.read_text(errors="replace")
     assert job["id"] in text and "401" in text
     assert not _leaks(text)
+    # each failed attempt is one warning line naming the job and why, not a traceback
+    lines = text.splitlines()
+    retried = [line for line in lines if f"job {job['id']} attempt" in line]
+    assert len(retried) == 2  # of three attempts (the default); the last one fails the job instead
+    assert all(" WARNING saq " in line and "failed: UpstreamUnavailable: " in line for line in retried)
+    [final] = [line for line in lines if f'"job":"{job["id"]}","status":"failed"' in line]
+    assert " WARNING audio_gateway" in final and '"code":"upstream_failed"' in final
+    assert "Traceback" not in text.split(job["id"], 1)[1]

@@ -19,6 +19,7 @@ from saq import Worker
 from ..catalog import Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
+from ..providers import UpstreamFailure
 from ..settings import Settings
 from .model import JobError, JobRecord, JobResult, JobUsage, now, unfinished_job_error
 from .runner import run_speech, run_transcription
@@ -33,6 +34,13 @@ log = logging.getLogger("audio_gateway.jobs")
 def _failed(error: GatewayError) -> JobError:
     detail = error_body(error)["error"]
     return JobError(message=detail["message"], type=detail["type"], code=detail["code"])
+
+
+async def _fail(store: Any, job_id: str, error: JobError) -> None:
+    """The job's final failure: on its record, and one line in the worker log (like a completed job's)."""
+    await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
+    log.warning(msgspec.json.encode({"job": job_id, "status": "failed", "code": error.code,
+                                     "message": error.message}).decode())
 
 
 async def _heartbeat(saq_job: Any, every: float) -> None:
@@ -69,11 +77,11 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
             _wait_at_least(saq_job, exc.headers.get("retry-after"))
             await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued", error=error))
             raise
-        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
+        await _fail(store, job_id, error)
         return
     except GatewayError as exc:  # the input itself is bad: retrying cannot help
         error = _failed(exc)
-        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
+        await _fail(store, job_id, error)
         return
     finally:
         beat.cancel()
@@ -123,6 +131,22 @@ async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
         error = unfinished_job_error(saq_job.status, saq_job.error)
         await runtime.store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error,
                                                                            completed_at=now()))
+
+
+class ExpectedFailureLog(logging.Filter):
+    """SAQ logs every failed attempt with a traceback (and the job's repr, which carries the previous attempt's
+    traceback too). A provider outage or a refused input is expected and already explained by the job's own
+    error, so one warning line says it; anything else keeps SAQ's record as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        if isinstance(exc, (GatewayError, UpstreamFailure)) and hasattr(job, "key"):
+            record.msg = f"job {job.key} attempt {getattr(job, 'attempts', '?')} failed: {type(exc).__name__}: {exc}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def build_worker(settings: Settings, plan: Plan) -> Worker:
