@@ -10,6 +10,9 @@ import socket
 import uuid
 
 import pytest
+import redis
+
+from audio_gateway.jobs.store import CLAIM_SECONDS
 
 from ..audio_samples import make_wav
 from ..conftest import keyed_client
@@ -62,7 +65,8 @@ def test_redis_down_is_a_503_on_every_jobs_route(outage_gateway):
         assert alice.post("/v1/audio/speech", json=SPEECH).status_code == 200  # sync audio does not need Redis
 
 
-def test_s3_down_refuses_an_upload_job_and_a_retry_with_the_same_key_then_succeeds(outage_gateway, jobs_gateway):
+def test_s3_down_refuses_an_upload_job_and_a_retry_with_the_same_key_then_succeeds(outage_gateway, jobs_gateway,
+                                                                                     redis_server):
     broken = outage_gateway(AWS_ENDPOINT_URL=f"http://127.0.0.1:{_dead_port()}")
     key = f"retry-{uuid.uuid4()}"
     upload = {"data": {"model": "whisper-1"}, "files": {"file": ("a.wav", make_wav(1.0), "audio/wav")},
@@ -76,3 +80,7 @@ def test_s3_down_refuses_an_upload_job_and_a_retry_with_the_same_key_then_succee
         assert retried.status_code == 202, retried.text
         again = alice.post("/v1/jobs", **upload)
         assert again.status_code == 202 and again.json()["id"] == retried.json()["id"]
+
+    # Once the job exists the key is kept as long as the job (a claim alone lapses after CLAIM_SECONDS).
+    [stored] = redis.Redis.from_url(redis_server.url(0)).scan_iter(match=f"ag:idem:*:{key}")
+    assert redis.Redis.from_url(redis_server.url(0)).ttl(stored) > CLAIM_SECONDS

@@ -112,6 +112,8 @@ class JobService:
                 with contextlib.suppress(*BACKEND_OUTAGES):
                     await store.release_idempotency_key(record.owner, idempotency_key, record.id)
                 raise
+            with contextlib.suppress(*BACKEND_OUTAGES):  # the job is queued; at worst the claim lapses early
+                await store.keep_idempotency_key(record.owner, idempotency_key)
             return
         previous = await store.get(previous_id)
         if previous is None:

@@ -20,6 +20,8 @@ __all__ = ["JobStore"]
 
 _decoder = msgspec.json.Decoder(JobRecord)
 
+CLAIM_SECONDS = 600  # longer than any submission (a 25 MB upload to S3) takes
+
 # Delete KEYS[1] only while it still holds ARGV[1]: a claim is given back by the request that made it, no other.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -95,11 +97,18 @@ class JobStore:
         return records, len(ids) > limit
 
     async def claim_idempotency_key(self, owner: str, key: str, job_id: str) -> str | None:
-        """Bind `key` to `job_id` unless already bound; returns the job id it was bound to before."""
-        if await self.redis.set(self._idem(owner, key), job_id, nx=True, ex=self.retention):
+        """Bind `key` to `job_id` unless already bound; returns the job id it was bound to before.
+
+        The claim holds for CLAIM_SECONDS until `keep_idempotency_key` confirms it: a submission that died
+        without giving its claim back (Redis gone at that moment) cannot block the key for the whole retention."""
+        if await self.redis.set(self._idem(owner, key), job_id, nx=True, ex=CLAIM_SECONDS):
             return None
         existing = await self.redis.get(self._idem(owner, key))
         return existing.decode() if isinstance(existing, bytes) else existing
+
+    async def keep_idempotency_key(self, owner: str, key: str) -> None:
+        """The job exists: the key now answers with it for as long as the job is kept."""
+        await self.redis.expire(self._idem(owner, key), self.retention)
 
     async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
         """Give back a claim whose submission failed, so that a retry with the same key can succeed."""
