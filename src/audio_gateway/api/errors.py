@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException
 
 from ..errors import GatewayError, error_body
 
-__all__ = ["exception_handlers", "json_response", "decode_json_body"]
+__all__ = ["exception_handlers", "gateway_error_response", "json_response", "decode_json_body"]
 
 log = logging.getLogger("audio_gateway.errors")
 _PATH_IN_MESSAGE = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -45,7 +45,7 @@ def decode_json_body(body: bytes, type_: type) -> Any:
                              code="invalid_json") from None
 
 
-def _gateway_error(request: Request, exc: GatewayError) -> Response:
+def gateway_error_response(request: Request, exc: GatewayError) -> Response:
     return json_response(error_body(exc), exc.status, exc.headers or None)
 
 
@@ -73,4 +73,4 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(body, 500)
 
 
-exception_handlers = {GatewayError: _gateway_error, HTTPException: _http_exception, Exception: _unexpected}
+exception_handlers = {GatewayError: gateway_error_response, HTTPException: _http_exception, Exception: _unexpected}

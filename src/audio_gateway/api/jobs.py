@@ -7,13 +7,13 @@ import logging
 import msgspec
 from litestar import Request, Response, delete, get, post
 
-from ..errors import InvalidRequest, ServiceUnavailable, error_body
+from ..errors import InvalidRequest, ServiceUnavailable
 from ..jobs.runtime import BACKEND_OUTAGES
 from ..jobs.service import FileUrlJob, JobService, body_hash
 from ..speech import SpeechRequest
 from ..transcription import read_multipart
 from .auth import client_key
-from .errors import decode_json_body, json_response
+from .errors import decode_json_body, gateway_error_response, json_response
 from .openapi import CreateJobOperation, JobOperation, ListJobsOperation
 from .transcriptions import upload_limits
 
@@ -40,9 +40,9 @@ def _service(request: Request) -> JobService:
 
 def _backend_down(request: Request, exc: Exception) -> Response:
     log.warning("job backend unreachable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-    error = ServiceUnavailable("The job queue or its storage is unreachable right now. Retry shortly.",
-                               code="jobs_unavailable", headers={"retry-after": "5"})
-    return json_response(error_body(error), error.status, error.headers)
+    return gateway_error_response(request, ServiceUnavailable(
+        "The job queue or its storage is unreachable right now. Retry shortly.",
+        code="jobs_unavailable", headers={"retry-after": "5"}))
 
 
 # Per job route: only these handlers touch Redis and S3.
