@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audio_gateway.api.auth import match_key
+from audio_gateway.api.auth import KeyRing
 from audio_gateway.providers.openai import map_openai_error
 from audio_gateway.providers.redact import ACCESS_REFUSED, CREDENTIALS_REFUSED
 from audio_gateway.providers.siliconflow import map_siliconflow_error
@@ -205,7 +205,7 @@ KEYS = parse_api_keys(",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.item
 def test_only_the_exact_key_authenticates(token: str) -> None:
     """Keys are compared as SHA-256 digests in constant time; the match must still be exact."""
     for header in (f"Bearer {token}", f"bearer {token}"):
-        found = match_key(KEYS, header)
+        found = KeyRing(KEYS).match(header)
         expected = next((k for k in KEYS if k.secret == token.strip()), None)
         assert found == expected
-    assert match_key(KEYS, f"Basic {token}") is None
+    assert KeyRing(KEYS).match(f"Basic {token}") is None

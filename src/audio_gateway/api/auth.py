@@ -21,7 +21,7 @@ from litestar.connection import ASGIConnection
 from ..errors import AuthenticationFailed
 from ..settings import ClientKey
 
-__all__ = ["KeyRing", "ApiKeyMiddleware", "match_key", "client_key"]
+__all__ = ["KeyRing", "ApiKeyMiddleware", "client_key"]
 
 
 def _digest(secret: str) -> bytes:
@@ -45,10 +45,6 @@ class KeyRing:
             if hmac.compare_digest(candidate, digest):
                 found = key
         return found if scheme.lower() == "bearer" else None
-
-
-def match_key(keys: tuple[ClientKey, ...], authorization: str) -> ClientKey | None:
-    return KeyRing(keys).match(authorization)
 
 
 class ApiKeyMiddleware:
