@@ -128,9 +128,7 @@ async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
     job_id = (saq_job.kwargs or {}).get("job_id")
     if job_id and saq_job.status in ("failed", "aborted") and not saq_job.retryable:
         log.warning("job %s given up by SAQ (%s): %s", job_id, saq_job.status, saq_job.error)
-        error = unfinished_job_error(saq_job.status, saq_job.error)
-        await runtime.store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error,
-                                                                           completed_at=now()))
+        await _fail(runtime.store, job_id, unfinished_job_error(saq_job.status, saq_job.error))
 
 
 class ExpectedFailureLog(logging.Filter):
