@@ -23,11 +23,14 @@ class SettingsError(ValueError):
 
 
 class ClientKey(msgspec.Struct, frozen=True):
-    """An accepted client key. `name` is what logs show; `owner` scopes jobs; the secret never leaves."""
+    """An accepted client key. `name` is what logs show; `owner` scopes jobs; the secret never leaves.
+
+    `admin` keys (AUDIO_GATEWAY_ADMIN_KEYS) may read everyone's usage and manage the gateway."""
 
     name: str
     secret: str
     owner: str
+    admin: bool = False
 
     def __repr__(self) -> str:
         return f"ClientKey(name={self.name!r}, secret=<redacted>)"
@@ -37,8 +40,11 @@ def _fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def parse_api_keys(raw: str) -> tuple[ClientKey, ...]:
-    """`AUDIO_GATEWAY_API_KEYS`: comma-separated `secret` or `name:secret` entries."""
+def parse_api_keys(raw: str, *, admin: bool = False, variable: str = "AUDIO_GATEWAY_API_KEYS") -> tuple[ClientKey, ...]:
+    """`AUDIO_GATEWAY_API_KEYS` / `_ADMIN_KEYS`: comma-separated `secret` or `name:secret` entries.
+
+    Whitespace around names and secrets is dropped (`carol: sk-…` is carol's `sk-…`): no secret
+    contains it, and a key that silently never matches is worse than a forgiving parser."""
     keys = []
     for entry in (part.strip() for part in raw.split(",")):
         if not entry:
@@ -46,11 +52,23 @@ def parse_api_keys(raw: str) -> tuple[ClientKey, ...]:
         name, sep, secret = entry.partition(":")
         if not sep:
             name, secret = "", entry
+        name, secret = name.strip(), secret.strip()
         if not secret:
-            raise SettingsError(f"AUDIO_GATEWAY_API_KEYS has an entry with an empty key ({entry!r})")
+            raise SettingsError(f"{variable} has an entry with an empty key ({entry!r})")
+        if any(ch.isspace() for ch in secret):
+            raise SettingsError(f"{variable} has a key containing whitespace (entry for {name or 'an unnamed key'!r})")
         fingerprint = _fingerprint(secret)
-        keys.append(ClientKey(name=name or f"key-{fingerprint[:8]}", secret=secret, owner=fingerprint[:32]))
+        keys.append(ClientKey(name=name or f"key-{fingerprint[:8]}", secret=secret, owner=fingerprint[:32],
+                              admin=admin))
     return tuple(keys)
+
+
+def _all_keys(env: Mapping[str, str]) -> tuple[ClientKey, ...]:
+    """Client keys, then admin keys; a secret listed in both is an admin key."""
+    admins = parse_api_keys(env.get("AUDIO_GATEWAY_ADMIN_KEYS", ""), admin=True, variable="AUDIO_GATEWAY_ADMIN_KEYS")
+    admin_secrets = {key.secret for key in admins}
+    clients = tuple(k for k in parse_api_keys(env.get("AUDIO_GATEWAY_API_KEYS", "")) if k.secret not in admin_secrets)
+    return clients + admins
 
 
 def _float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
@@ -95,6 +113,8 @@ def _switch(env: Mapping[str, str], name: str) -> bool | None:
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalog_dir: Path = Path("catalog")
+    # Where the gateway keeps its own files (the embedded SQLite ledger, spill files); created on demand.
+    data_dir: Path = Path("data")
     api_keys: tuple[ClientKey, ...] = ()
     provider_overrides: ProviderOverrides = ProviderOverrides()
     log_level: str = "INFO"
@@ -131,7 +151,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
         return cls(
             catalog_dir=Path(env.get("AUDIO_GATEWAY_CATALOG") or "catalog"),
-            api_keys=parse_api_keys(env.get("AUDIO_GATEWAY_API_KEYS", "")),
+            data_dir=Path(env.get("AUDIO_GATEWAY_DATA_DIR") or "data"),
+            api_keys=_all_keys(env),
             provider_overrides=ProviderOverrides(
                 upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),
                 breaker_enabled=_switch(env, "AUDIO_GATEWAY_CIRCUIT_BREAKER"),
