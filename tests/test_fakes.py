@@ -151,7 +151,7 @@ def test_openai_speech_sse(oai_fake: FakeOpenAI, oai: httpx.Client) -> None:
     assert all(event["type"] == "speech.audio.delta" for event in deltas)
     assert b"".join(base64.b64decode(event["audio"]) for event in deltas) == audio
     assert done == {"type": "speech.audio.done", "usage": speech_usage("Hello there.", "Cheerful.", 0.5)}
-    assert done["usage"] == {"input_tokens": 4, "output_tokens": 10, "total_tokens": 14}
+    assert done["usage"] == {"input_tokens": 7, "output_tokens": 10, "total_tokens": 17}  # o200k: 3 + 4 tokens
 
 
 def test_openai_speech_with_sdk_streaming(sdk: openai.OpenAI, oai_fake: FakeOpenAI) -> None:

@@ -47,9 +47,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
     plan = _load(settings, args.catalog)
-    unconfigured = [name for name, p in plan.providers.items() if not p.configured]
+    from .providers import unavailable_reason
+
+    unconfigured = [f"{name} ({reason})" for name, p in plan.providers.items() if (reason := unavailable_reason(p))]
     if unconfigured:
-        log.warning("providers without an API key (skipped by routing): %s", ", ".join(unconfigured))
+        log.warning("providers skipped by routing: %s", ", ".join(unconfigured))
     app = create_app(settings, plan)
     workers = args.workers or settings.workers
     if workers > 1:

@@ -87,27 +87,31 @@ class PayloadTooLarge(GatewayError):
 
 
 class UpstreamClientError(GatewayError):
-    """The provider rejected the caller's own input; its status and message are kept."""
+    """The provider rejected the caller's own input; its status and message are kept.
+
+    `tried` holds the routing attempts (typed) up to and including the refusal, for the ledger."""
 
     type = "invalid_request_error"
 
     def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
-                 type_: str | None = None):
+                 type_: str | None = None, tried: tuple[Any, ...] = ()):
         super().__init__(message, param=param, code=code)
         self.status = status
+        self.tried = tried
         if type_:
             self.type = type_
 
 
 class UpstreamUnavailable(GatewayError):
-    """All targets failed. `extra["attempts"]` lists provider, model and reason for each."""
+    """All targets failed. `extra["attempts"]` lists provider, model and reason for each; `tried` the same, typed."""
 
     type = "upstream_error"
 
     def __init__(self, status: int, message: str, *, code: str, attempts: list[dict[str, Any]],
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, tried: tuple[Any, ...] = ()):
         super().__init__(message, code=code, headers=headers, extra={"attempts": attempts})
         self.status = status
+        self.tried = tried
 
 
 class ServiceUnavailable(GatewayError):

@@ -1,8 +1,9 @@
 """The gateway core: route → fallback → adapter → billing, shared by the HTTP API and job workers.
 
-`Gateway.running(plan)` owns the provider upstreams (one pooled transport per
-provider, closed on exit) and the providers' circuit breakers. Everything else is
-look-ups in the compiled plan.
+`Gateway.running(plan)` owns one adapter per provider (HTTP ones hold a pooled transport, closed on
+exit) and the providers' circuit breakers. Everything else is look-ups in the compiled plan. Charges
+are computed here, from the unit registry's measures over the model that served, so every caller
+(sync endpoints, jobs) prices the same input identically.
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ from types import MappingProxyType
 
 import msgspec
 
-from .billing import Charge, Usage, price, speech_usage
+from .audio.transcript import Transcript
+from .billing import Charge, RequestFacts, Unit, Usage, measure, pending_units, price, settle
 from .catalog import Plan, Route, Target
+from .catalog.model import SttModel, TtsModel
 from .errors import NotFound
-from .providers import Adapter, AudioStream, TranscriptionCall, Upstream, build_adapter
+from .providers import Adapter, AudioStream, TranscriptionCall, TranscriptionResult, build_adapter, unavailable_reason
 from .routing import Attempt, Breakers, serve_first
 from .speech import SpeechRequest, speech_call_for
-from .audio.transcript import Transcript
 
-__all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome"]
+__all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome", "speech_facts"]
+
+
+def speech_facts(request: SpeechRequest, target: Target, text: str | None = None) -> RequestFacts:
+    """What a speech request measures on one target (instructions count only where the target takes them)."""
+    model = target.model
+    assert isinstance(model, TtsModel)
+    instructions = request.instructions if model.capabilities.instructions and request.instructions else ""
+    return RequestFacts(kind="tts", text=request.input if text is None else text, instructions=instructions)
 
 
 class SpeechOutcome(msgspec.Struct, frozen=True):
@@ -31,12 +41,23 @@ class SpeechOutcome(msgspec.Struct, frozen=True):
     target: Target
     attempts: tuple[Attempt, ...]
     request: SpeechRequest
+    measured: Usage
+    reports_usage: bool
+
+    def usage(self) -> Usage:
+        """While the stream runs: what the gateway measured. Once it has ended (however it ended): settled
+        on the provider's report, with the catalog's estimates for whatever it never sent."""
+        if self.stream.ended:
+            return settle(self.measured, self.stream.usage, self.target.model.billing)
+        return self.measured
 
     def charge(self) -> Charge:
-        """Priced on the model that served; output tokens count once the stream reported them."""
-        output_tokens = int((self.stream.usage or {}).get("output_tokens") or 0)
+        """Final once the stream has ended; before that, the provider-reported units are pending."""
         components = self.target.model.billing
-        return price(components, speech_usage(self.request.input, components, output_tokens=output_tokens))
+        if self.stream.ended:
+            return price(components, self.usage())
+        return price(components, self.measured,
+                     pending=pending_units(components, "tts", reports_usage=self.reports_usage))
 
 
 class TranscriptionOutcome(msgspec.Struct, frozen=True):
@@ -44,28 +65,35 @@ class TranscriptionOutcome(msgspec.Struct, frozen=True):
     target: Target
     attempts: tuple[Attempt, ...]
     charge: Charge
+    usage: Usage
     billed_seconds: int
+    facts: RequestFacts
 
 
 class Gateway:
-    def __init__(self, plan: Plan, adapters: Mapping[str, Adapter], *, deadline: float | None = None):
+    def __init__(self, plan: Plan, adapters: Mapping[str, Adapter], *, deadline: float | None = None,
+                 unavailable: Mapping[str, str] | None = None):
         self.plan = plan
         self.adapters = MappingProxyType(dict(adapters))
         self.breakers = Breakers(plan.providers.values())
         self.deadline = deadline  # seconds for a whole fallback chain (first byte for speech)
+        # Providers routing skips without a call, and why (no key, engine missing); /readyz shows it.
+        self.unavailable = MappingProxyType(dict(unavailable or {}))
         # The largest upload any STT model accepts: the streaming reader's cap (each model's own is checked later).
-        self.max_upload_bytes = max((m.capabilities.max_upload_bytes for m in plan.models if m.kind == "stt"),
+        self.max_upload_bytes = max((m.capabilities.max_upload_bytes for m in plan.models if isinstance(m, SttModel)),
                                     default=25 * 1024 * 1024)
 
     @classmethod
     @asynccontextmanager
     async def running(cls, plan: Plan, *, deadline: float | None = None) -> AsyncIterator["Gateway"]:
-        upstreams = {name: Upstream(provider) for name, provider in plan.providers.items()}
+        adapters = {name: build_adapter(provider) for name, provider in plan.providers.items()}
+        unavailable = {name: reason for name, provider in plan.providers.items()
+                       if (reason := unavailable_reason(provider)) is not None}
         try:
-            yield cls(plan, {name: build_adapter(upstream) for name, upstream in upstreams.items()}, deadline=deadline)
+            yield cls(plan, adapters, deadline=deadline, unavailable=unavailable)
         finally:
-            for upstream in upstreams.values():
-                await upstream.aclose()
+            for adapter in adapters.values():
+                await adapter.aclose()
 
     def route(self, model: str) -> Route:
         route = self.plan.resolve(model)
@@ -74,28 +102,40 @@ class Gateway:
                            param="model", code="model_not_found")
         return route
 
-    async def speech(self, request: SpeechRequest, route: Route) -> SpeechOutcome:
-        """Open the first target's audio stream that yields a first byte (validation is the caller's)."""
+    async def speech(self, request: SpeechRequest, route: Route, *, bill_as: str | None = None) -> SpeechOutcome:
+        """Open the first target's audio stream that yields a first byte (validation is the caller's).
+
+        `bill_as`: the text to measure instead of `request.input` (a job piece's share of the whole input)."""
+        calls = {}
 
         async def attempt(target: Target) -> AudioStream:
-            return await self.adapters[target.provider.name].speech(speech_call_for(request, target))
+            call = calls[target.model.id] = speech_call_for(request, target)
+            return await self.adapters[target.provider.name].speech(call)
 
-        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline)
-        return SpeechOutcome(stream=served.value, target=served.target, attempts=served.attempts, request=request)
+        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline,
+                                   unavailable=self.unavailable)
+        target = served.target
+        return SpeechOutcome(stream=served.value, target=target, attempts=served.attempts, request=request,
+                             measured=measure(speech_facts(request, target, bill_as), target.model.billing),
+                             reports_usage=calls[target.model.id].usage_stream)
 
     async def transcribe(self, route: Route, prepare: Callable[[Target], TranscriptionCall],
-                         duration: float) -> TranscriptionOutcome:
+                         facts: RequestFacts) -> TranscriptionOutcome:
         """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it).
 
-        Billed on the probed `duration`, whichever provider served (SenseVoice reports none).
-        """
+        Priced on the model that served: the probed duration and prompt measured by the gateway, token
+        counts as the provider reported them (SenseVoice reports none, whisper-1 only a duration)."""
 
-        async def attempt(target: Target) -> Transcript:
+        async def attempt(target: Target) -> TranscriptionResult:
             return await self.adapters[target.provider.name].transcribe(prepare(target))
 
-        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline)
-        charge = price(served.target.model.billing, Usage(seconds=Decimal(str(duration))))
-        seconds_line = next((line for line in charge.lines if line.unit == "second"), None)
-        billed_seconds = int(seconds_line.quantity) if seconds_line else math.ceil(duration)
-        return TranscriptionOutcome(transcript=served.value, target=served.target, attempts=served.attempts,
-                                    charge=charge, billed_seconds=billed_seconds)
+        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline,
+                                   unavailable=self.unavailable)
+        components = served.target.model.billing
+        usage = settle(measure(facts, components), served.value.usage, components)
+        charge = price(components, usage)
+        seconds_line = next((line for line in charge.lines if line.unit == Unit.SECOND), None)
+        billed = int(seconds_line.quantity) if seconds_line else math.ceil(facts.audio_seconds or Decimal(0))
+        return TranscriptionOutcome(transcript=served.value.transcript, target=served.target,
+                                    attempts=served.attempts, charge=charge, usage=usage, billed_seconds=billed,
+                                    facts=facts)

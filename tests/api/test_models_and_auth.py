@@ -26,8 +26,8 @@ def test_sdk_lists_and_retrieves_models(sdk):
     model = sdk.models.retrieve("openai/whisper-1")
     assert model.owned_by == "openai"
     assert model.model_extra["fallbacks"] == ["alibaba/sensevoice-small"]
-    assert model.model_extra["pricing"] == [{"unit": "second", "price_usd": "0.006", "per": 60, "rounding": "up",
-                                             "round_to_seconds": "1"}]
+    assert model.model_extra["pricing"] == [{"unit": "second", "price_usd": "0.006", "per": 60, "label": "seconds",
+                                             "rounding": "up", "round_to_seconds": "1"}]
 
 
 def test_retrieve_by_alias_returns_the_canonical_model(client):

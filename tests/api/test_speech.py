@@ -255,14 +255,17 @@ def test_sse_passthrough_and_output_tokens_billed(client, fake_openai, caplog):
     with client.stream("POST", "/v1/audio/speech", json={"model": "gpt-4o-mini-tts", "voice": "coral", "input": text,
                                                          "stream_format": "sse", "instructions": "warmly"}) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-gateway-cost-final"] == "false"
+        assert response.headers["x-gateway-cost-pending"] == "input_token,output_token"
         events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
     assert events[0]["type"] == "speech.audio.delta" and events[-1]["type"] == "speech.audio.done"
     usage = events[-1]["usage"]
-    input_tokens = count_tokens(text, "o200k_base")
+    input_tokens = count_tokens(text, "o200k_base") + count_tokens("warmly", "o200k_base")  # instructions are input
+    assert usage["input_tokens"] == input_tokens and usage["total_tokens"] == input_tokens + usage["output_tokens"]
     expected = (Decimal(input_tokens) * Decimal("0.60") + Decimal(usage["output_tokens"]) * 12) / 1_000_000
     line = access_line(caplog, lambda entry: entry.get("model_asked") == "gpt-4o-mini-tts")
-    assert Decimal(line["cost_usd"]) == expected
-    assert line["upstream_usage"]["output_tokens"] == usage["output_tokens"]
+    assert Decimal(line["cost_usd"]) == expected == Decimal(events[-1]["cost_usd"])
+    assert line["upstream_usage"]["output_token"] == usage["output_tokens"]
 
 
 NON_ASCII = "Grüße, 世界! 🎧"

@@ -10,10 +10,9 @@ from audio_gateway.audio.transcript import (
     Segment,
     Transcript,
     Word,
-    transcript_from_openai_json,
-    transcript_from_openai_verbose,
     transcript_from_text,
 )
+from audio_gateway.providers.openai import transcript_from_openai_json, transcript_from_openai_verbose
 
 VERBOSE = {
     "task": "transcribe",

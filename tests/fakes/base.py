@@ -69,6 +69,10 @@ class FakeProvider:
     retry_after: str | None
     """Retry-After on 429s; None leaves the header out."""
     max_body_bytes: int
+    require_auth: bool
+    """False: a keyless self-hosted server (speaches, vLLM) that accepts any request."""
+    echo_key: bool
+    """Error messages quote the presented Authorization header, as some providers do (redaction tests)."""
 
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key if api_key is not None else self.DEFAULT_API_KEY
@@ -88,6 +92,8 @@ class FakeProvider:
         self.transcript_text = DEFAULT_TRANSCRIPT
         self.retry_after = "1"
         self.max_body_bytes = self.MAX_BODY_BYTES
+        self.require_auth = True
+        self.echo_key = False
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -184,7 +190,7 @@ class FakeProvider:
         raise NotImplementedError
 
     def _authorized(self, request: RecordedRequest) -> bool:
-        return request.headers.get("authorization") == f"Bearer {self.api_key}"
+        return not self.require_auth or request.headers.get("authorization") == f"Bearer {self.api_key}"
 
     # -- serving ----------------------------------------------------------------------------------------
 
@@ -221,6 +227,8 @@ class FakeProvider:
                 raise self._status_error(404, request)
             return route(request)
         except ProviderError as error:
+            if self.echo_key:
+                error.message = f"{error.message} (you sent: {request.headers.get('authorization', '')})"
             if error.status == 429 and self.retry_after is not None:
                 error.headers.append(("retry-after", self.retry_after))
             reply = self._error_reply(error, request)

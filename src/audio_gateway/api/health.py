@@ -37,10 +37,15 @@ async def readyz(request: Request) -> Response:
     gateway = request.app.state.gateway
     plan = gateway.plan
     circuits = gateway.breakers.views()
-    providers = {name: {"adapter": p.adapter, "configured": p.configured,
-                        "circuit": msgspec.structs.asdict(circuits[name])}
-                 for name, p in plan.providers.items()}
-    ready = any(p.configured for p in plan.providers.values())
+    unavailable = gateway.unavailable
+    providers = {}
+    for name, p in plan.providers.items():
+        entry: dict = {"adapter": p.adapter, "configured": name not in unavailable,
+                       "circuit": msgspec.structs.asdict(circuits[name])}
+        if name in unavailable:
+            entry["reason"] = unavailable[name]
+        providers[name] = entry
+    ready = any(name not in unavailable for name in plan.providers)
     degraded = any(c.state != "closed" for c in circuits.values())
     body = {"status": "", "models": len(plan.routes), "providers": providers}
     jobs = await _jobs_status(request)

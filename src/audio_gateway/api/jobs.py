@@ -58,6 +58,8 @@ def _owner(request: Request) -> str:
 async def create_job(request: Request) -> Response:
     service = _service(request)
     owner = _owner(request)
+    key = client_key(request)
+    key_name = key.name if key else None
     idempotency_key = request.headers.get("idempotency-key") or None
     if idempotency_key is not None and len(idempotency_key) > 255:
         raise InvalidRequest("Idempotency-Key must be at most 255 characters.", param="Idempotency-Key")
@@ -65,7 +67,7 @@ async def create_job(request: Request) -> Response:
     if content_type.startswith("multipart/form-data"):
         upload = await read_multipart(content_type, request.stream(), upload_limits(service.runtime.gateway))
         try:
-            record, created = await service.submit_upload(owner, upload, idempotency_key)
+            record, created = await service.submit_upload(owner, upload, idempotency_key, key_name)
         finally:
             upload.close()
     else:
@@ -74,9 +76,11 @@ async def create_job(request: Request) -> Response:
             raise InvalidRequest("The JSON body is larger than 2 MB.", code="body_too_large")
         peek = decode_json_body(raw, _ModelOnly)
         if peek.file_url is not None:
-            record, created = await service.submit_file_url(owner, decode_json_body(raw, FileUrlJob), body_hash(raw), idempotency_key)
+            record, created = await service.submit_file_url(owner, decode_json_body(raw, FileUrlJob), body_hash(raw),
+                                                            idempotency_key, key_name)
         else:
-            record, created = await service.submit_speech(owner, decode_json_body(raw, SpeechRequest), body_hash(raw), idempotency_key)
+            record, created = await service.submit_speech(owner, decode_json_body(raw, SpeechRequest), body_hash(raw),
+                                                          idempotency_key, key_name)
     request.scope["state"]["log"].update({"model_asked": record.model, "job": record.id, "job_created": created})
     return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
 

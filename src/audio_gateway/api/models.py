@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from ..billing import decimal_text
-from ..catalog import Model, Plan, TtsModel
+from ..billing import UNITS, Unit, decimal_text
+from ..catalog import BillingComponent, Model, Plan, TtsModel
 from ..errors import NotFound
 from .errors import json_response
 from .openapi import ModelOperation, ModelsOperation
@@ -30,11 +30,7 @@ def model_object(model: Model, plan: Plan) -> dict[str, Any]:
         "description": model.description,
         "aliases": list(model.aliases),
         "strengths": list(model.strengths),
-        "pricing": [
-            {"unit": c.unit, "price_usd": decimal_text(c.price_usd), "per": c.per,
-             **({"rounding": c.rounding, "round_to_seconds": decimal_text(c.round_to_seconds)} if c.unit == "second" else {})}
-            for c in model.billing
-        ],
+        "pricing": [_price(c) for c in model.billing],
         "fallbacks": [target.model.id for target in route.targets[1:]],
         "capabilities": caps,
     }
@@ -42,6 +38,18 @@ def model_object(model: Model, plan: Plan) -> dict[str, Any]:
         voice_set = plan.voice_sets[model.voices]
         entry["voices"] = {"native": list(voice_set.voices), "default": voice_set.default,
                            "mapped": dict(voice_set.map), "unknown": voice_set.unknown}
+    return entry
+
+
+def _price(component: BillingComponent) -> dict[str, Any]:
+    """One billing component as the registry describes it: unit, label, price, and how it is measured."""
+    spec = UNITS[component.unit]
+    entry: dict[str, Any] = {"unit": str(component.unit), "price_usd": decimal_text(component.price_usd),
+                             "per": component.per, "label": spec.label}
+    if component.unit == Unit.SECOND:
+        entry |= {"rounding": component.rounding, "round_to_seconds": decimal_text(component.round_to_seconds)}
+    if component.estimate is not None:
+        entry["estimate"] = {"from": str(component.estimate.from_), "ratio": decimal_text(component.estimate.ratio)}
     return entry
 
 

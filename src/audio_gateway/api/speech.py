@@ -1,49 +1,120 @@
-"""`POST /v1/audio/speech`: validate, route with fallback, stream the audio as it arrives."""
+"""`POST /v1/audio/speech`: validate, route with fallback, stream the audio as it arrives, keep the books.
+
+Adapters always deliver plain audio; this handler frames it as the client asked: raw bytes, or
+OpenAI's SSE (`speech.audio.delta` events, then `speech.audio.done` with the usage and the settled
+`cost_usd`), whichever provider served. The ledger row is written when the stream ends, with status
+`completed`, `client_disconnected` or `upstream_cut`.
+"""
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import AsyncIterator
 
+import msgspec
 from litestar import Request, post
 from litestar.response import Stream
 
-from ..gateway import Gateway, SpeechOutcome
+from ..billing import RequestFacts, Unit, Usage, decimal_text
+from ..errors import UpstreamClientError, UpstreamUnavailable
+from ..gateway import Gateway, SpeechOutcome, speech_facts
+from ..ledger import RowStatus
+from ..ledger.build import RowContext, failed_row, served_row
 from ..providers import UpstreamFailure
 from ..speech import SpeechRequest, validate_speech
 from .billing_headers import gateway_headers, log_fields
+from .books import record_row, row_context
 from .errors import decode_json_body
 from .openapi import SpeechOperation
 
 __all__ = ["create_speech"]
 
+_EVENT_STREAM = "text/event-stream"
 
-async def _relay(outcome: SpeechOutcome, log: dict) -> AsyncIterator[bytes]:
-    """Forward chunks as they come; the final cost (SSE usage included) lands in the log line.
+
+class _DoneUsage(msgspec.Struct):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class _Done(msgspec.Struct, tag_field="type", tag="speech.audio.done"):
+    usage: _DoneUsage
+    cost_usd: str
+
+
+def _delta(chunk: bytes) -> bytes:
+    return b'data: {"type":"speech.audio.delta","audio":"' + base64.b64encode(chunk) + b'"}\n\n'
+
+
+def _done(usage: Usage, cost: str) -> bytes:
+    tokens_in = int(usage.get(Unit.INPUT_TOKEN) or 0)
+    tokens_out = int(usage.get(Unit.OUTPUT_TOKEN) or 0)
+    event = _Done(usage=_DoneUsage(tokens_in, tokens_out, tokens_in + tokens_out), cost_usd=cost)
+    return b"data: " + msgspec.json.encode(event) + b"\n\ndata: [DONE]\n\n"
+
+
+async def _relay(request: Request, outcome: SpeechOutcome, ctx: RowContext, *, sse: bool) -> AsyncIterator[bytes]:
+    """Forward chunks as they come; the settled cost goes to the done event, the ledger and the log line.
 
     A provider that breaks off mid-stream cannot be hidden any more (the status is sent): the failure
-    propagates so the client's connection is cut short, and the log line says why."""
+    propagates so the client's connection is cut short, and the row and log line say why."""
+    state = request.scope["state"]
+    log = state["log"]
+    started = state.get("started_perf", time.perf_counter())
+    status: RowStatus = "client_disconnected"
+    ttfb_ms: float | None = None
+    sent = 0
     try:
         async for chunk in outcome.stream:
-            yield chunk
+            if ttfb_ms is None:
+                ttfb_ms = (time.perf_counter() - started) * 1000
+            body = _delta(chunk) if sse else chunk
+            sent += len(body)
+            yield body
+        status = "completed"
+        if sse:
+            done = _done(outcome.usage(), decimal_text(outcome.charge().total_usd))
+            sent += len(done)
+            yield done
     except UpstreamFailure as failure:
+        status = "upstream_cut"
         log["stream_error"] = failure.describe()
         raise
     finally:
-        log.update(log_fields(outcome.target, outcome.attempts, outcome.charge()))
-        if outcome.stream.usage:
-            log["upstream_usage"] = outcome.stream.usage
+        await outcome.stream.aclose()
+        charge = outcome.charge()
+        log.update(log_fields(outcome.target, outcome.attempts, charge))
+        if outcome.stream.usage is not None:
+            log["upstream_usage"] = {str(k): int(v) for k, v in outcome.stream.usage.quantities.items()}
+        record_row(request, served_row(
+            ctx, target=outcome.target, attempts=outcome.attempts, charge=charge, usage=outcome.usage(),
+            facts=speech_facts(outcome.request, outcome.target), status=status, http_status=200,
+            latency_ms=(time.perf_counter() - started) * 1000, ttfb_ms=ttfb_ms, bytes_out=sent))
 
 
 @post("/audio/speech", status_code=200, operation_class=SpeechOperation)
 async def create_speech(request: Request) -> Stream:
-    speech = decode_json_body(await request.body(), SpeechRequest)
+    raw = await request.body()
+    speech = decode_json_body(raw, SpeechRequest)
     gateway: Gateway = request.app.state.gateway
     log = request.scope["state"]["log"]
     log["model_asked"] = speech.model
     route = gateway.route(speech.model)
     validate_speech(speech, route)
-    outcome = await gateway.speech(speech, route)
+    ctx = row_context(request, endpoint="audio.speech", kind="tts", model_requested=speech.model, bytes_in=len(raw))
+    try:
+        outcome = await gateway.speech(speech, route)
+    except (UpstreamUnavailable, UpstreamClientError) as exc:
+        started = request.scope["state"].get("started_perf", time.perf_counter())
+        record_row(request, failed_row(ctx, attempts=exc.tried, http_status=exc.status,
+                                       latency_ms=(time.perf_counter() - started) * 1000,
+                                       facts=RequestFacts(kind="tts", text=speech.input)))
+        raise
     charge = outcome.charge()
     log.update(log_fields(outcome.target, outcome.attempts, charge))
     headers = gateway_headers(outcome.target, outcome.attempts, charge)
-    return Stream(_relay(outcome, log), media_type=outcome.stream.content_type, headers=headers)
+    sse = speech.stream_format == "sse"
+    media_type = _EVENT_STREAM if sse else outcome.stream.content_type
+    return Stream(_relay(request, outcome, ctx, sse=sse), media_type=media_type, headers=headers)

@@ -1,62 +1,61 @@
 """`POST /v1/audio/transcriptions` and `/v1/audio/translations`: one shape whoever served.
 
-Upload streamed to a spooled file → form checked → audio probed (400 if unreadable)
-→ fallback chain → transcript rendered by the gateway in the asked format.
+Upload streamed to a spooled file → form checked → the shared pipeline (probe, fallback chain, charge)
+→ transcript rendered by the gateway in the asked format → one ledger row.
 """
 
 from __future__ import annotations
 
-import anyio.to_thread
+import time
+from typing import Literal
+
 from litestar import Request, Response, post
 
-from ..audio import EVENT_STREAM_CONTENT_TYPE, UnreadableAudio, probe_audio, render_transcript, render_transcript_events
-from ..errors import InvalidRequest
+from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway
-from ..transcription import (
-    UploadLimits, check_duration, parse_transcription_form, read_multipart, transcription_call_for,
-    validate_transcription,
-)
+from ..ledger.build import failed_row, served_row
+from ..transcription import UploadLimits, parse_transcription_form, read_multipart
+from ..transcription.pipeline import render_outcome, transcribe_upload
 from .billing_headers import gateway_headers, log_fields
+from .books import record_row, row_context
 from .openapi import TranscriptionOperation, TranslationOperation
 
-__all__ = ["create_transcription", "create_translation"]
+__all__ = ["create_transcription", "create_translation", "upload_limits"]
 
 
 def upload_limits(gateway: Gateway) -> UploadLimits:
     return UploadLimits(max_file_bytes=gateway.max_upload_bytes)
 
 
-async def _serve(request: Request, task: str) -> Response:
+async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> Response:
     gateway: Gateway = request.app.state.gateway
-    log = request.scope["state"]["log"]
+    state = request.scope["state"]
+    log = state["log"]
+    started = state.get("started_perf", time.perf_counter())
     upload = await read_multipart(request.headers.get("content-type", ""), request.stream(), upload_limits(gateway))
     try:
         form = parse_transcription_form(upload, task)
         log["model_asked"] = form.model
         route = gateway.route(form.model)
-        validate_transcription(form, route, upload)
+        ctx = row_context(request, endpoint="audio.translations" if task == "translate" else "audio.transcriptions",
+                          kind="stt", model_requested=form.model, bytes_in=upload.file_bytes)
         try:
-            info = await anyio.to_thread.run_sync(probe_audio, upload.file)
-        except UnreadableAudio as exc:
-            raise InvalidRequest(f"The file is not readable audio ({exc.reason}). Supported formats: flac, m4a, mp3, "
-                                 "mp4, mpeg, mpga, oga, ogg, wav, webm.", param="file", code="invalid_file_format") from None
-        check_duration(info, route)
-        log["audio_seconds"] = round(info.duration, 3)
-        outcome = await gateway.transcribe(
-            route, lambda target: transcription_call_for(form, target, upload, info), info.duration)
+            outcome, info = await transcribe_upload(gateway, route, form, upload)
+        except (UpstreamUnavailable, UpstreamClientError) as exc:
+            record_row(request, failed_row(ctx, attempts=exc.tried, http_status=exc.status,
+                                           latency_ms=(time.perf_counter() - started) * 1000))
+            raise
     finally:
         upload.close()
+    log["audio_seconds"] = round(info.duration, 3)
     log.update(log_fields(outcome.target, outcome.attempts, outcome.charge))
+    rendered = render_outcome(outcome, form)
+    record_row(request, served_row(
+        ctx, target=outcome.target, attempts=outcome.attempts, charge=outcome.charge, usage=outcome.usage,
+        facts=outcome.facts,
+        status="completed", http_status=200, latency_ms=(time.perf_counter() - started) * 1000,
+        ttfb_ms=(time.perf_counter() - started) * 1000, bytes_out=len(rendered.body)))
     headers = gateway_headers(outcome.target, outcome.attempts, outcome.charge)
-    if form.stream:
-        body = render_transcript_events(outcome.transcript, outcome.billed_seconds)
-        return Response(body, media_type=EVENT_STREAM_CONTENT_TYPE, headers=headers)
-    rendered = render_transcript(
-        outcome.transcript, form.response_format,
-        usage_seconds=outcome.billed_seconds if task == "transcribe" else None,
-        include_words="word" in form.timestamp_granularities,
-        include_segments=not form.timestamp_granularities or "segment" in form.timestamp_granularities,
-    )
     return Response(rendered.body, media_type=rendered.content_type, headers=headers)
 
 

@@ -16,15 +16,7 @@ from .render import (
     render_transcript,
     render_transcript_events,
 )
-from .transcript import (
-    Segment,
-    Task,
-    Transcript,
-    Word,
-    transcript_from_openai_json,
-    transcript_from_openai_verbose,
-    transcript_from_text,
-)
+from .transcript import Segment, Task, Transcript, Word, transcript_from_text
 
 __all__ = [
     "ALLOWED_DEMUXERS",
@@ -47,7 +39,5 @@ __all__ = [
     "probe_audio",
     "render_transcript",
     "render_transcript_events",
-    "transcript_from_openai_json",
-    "transcript_from_openai_verbose",
     "transcript_from_text",
 ]

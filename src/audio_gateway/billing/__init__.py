@@ -1,6 +1,12 @@
-"""Unified billing: measured usage × catalog billing components → exact Decimal cost."""
+"""Unified billing: one unit registry, typed usage, and pure pricing into exact Decimal charges."""
 
-from .pricing import Charge, ChargeLine, Usage, decimal_text, price, round_seconds
-from .measure import speech_usage, count_tokens
+from .measure import RequestFacts, count_tokens, estimates, expected_usage, measure, pending_units, settle
+from .pricing import Charge, ChargeLine, decimal_text, price, round_seconds
+from .units import UNIT_ALIASES, UNITS, Source, Unit, UnitSpec, schema_unit_names, units_for
+from .usage import Usage
 
-__all__ = ["Charge", "ChargeLine", "Usage", "decimal_text", "price", "round_seconds", "speech_usage", "count_tokens"]
+__all__ = [
+    "Charge", "ChargeLine", "RequestFacts", "Source", "UNITS", "UNIT_ALIASES", "Unit", "UnitSpec", "Usage",
+    "count_tokens", "decimal_text", "estimates", "expected_usage", "measure", "pending_units", "price",
+    "round_seconds", "schema_unit_names", "settle", "units_for",
+]

@@ -1,48 +1,61 @@
 """Pricing as a pure function: the same usage and components always give the same cost.
 
-Money is `Decimal` end to end; nothing is rounded except billed seconds, whose
-rounding rule is part of the catalog.
+Money is `Decimal` end to end; nothing is rounded except billed seconds, whose rounding rule is part
+of the catalog. A component whose quantity is not known yet (a provider reports it at the end of a
+stream) is `pending`: priced at nothing now, named so that headers can say the cost is not final.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from ..catalog.model import BillingComponent
+from .units import Unit
+from .usage import Usage
 
-__all__ = ["Usage", "ChargeLine", "Charge", "price", "round_seconds", "decimal_text"]
+if TYPE_CHECKING:
+    from ..catalog.model import BillingComponent
+
+__all__ = ["ChargeLine", "Charge", "price", "round_seconds", "decimal_text"]
 
 _MODES = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
 
 
-class Usage(msgspec.Struct, frozen=True, kw_only=True):
-    """What one request consumed, in every unit the catalog can price."""
+class ChargeLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One component as charged: `quantity` units at `price_usd` per `per`."""
 
-    characters: int = 0
-    utf8_bytes: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    seconds: Decimal = Decimal(0)
-    requests: int = 1
-
-
-class ChargeLine(msgspec.Struct, frozen=True):
-    unit: str
+    unit: Unit
     quantity: Decimal
+    price_usd: Decimal
+    per: int
     usd: Decimal
+    estimated: bool = False
 
 
-class Charge(msgspec.Struct, frozen=True):
+class Charge(msgspec.Struct, frozen=True, kw_only=True):
     lines: tuple[ChargeLine, ...]
     total_usd: Decimal
+    pending: tuple[Unit, ...] = ()      # priced units whose quantity only arrives later
+
+    @property
+    def final(self) -> bool:
+        return not self.pending
 
     @property
     def primary(self) -> ChargeLine:
         """The first component: what the `x-gateway-billing-*` headers report."""
         return self.lines[0]
+
+    @property
+    def estimated(self) -> bool:
+        return any(line.estimated for line in self.lines)
+
+    @staticmethod
+    def zero() -> "Charge":
+        return Charge(lines=(), total_usd=Decimal(0))
 
 
 def decimal_text(value: Decimal) -> str:
@@ -59,29 +72,32 @@ def round_seconds(seconds: Decimal, increment: Decimal, mode: str) -> Decimal:
     return (steps * increment).normalize() if steps else Decimal(0)
 
 
-def _quantity(component: BillingComponent, usage: Usage) -> Decimal:
-    match component.unit:
-        case "character":
-            return Decimal(usage.characters)
-        case "utf8_byte":
-            return Decimal(usage.utf8_bytes)
-        case "input_token":
-            return Decimal(usage.input_tokens)
-        case "output_token":
-            return Decimal(usage.output_tokens)
-        case "second":
-            return round_seconds(usage.seconds, component.round_to_seconds, component.rounding)
-        case "request":
-            return Decimal(usage.requests)
-    raise ValueError(f"unknown billing unit {component.unit!r}")  # the schema makes this unreachable
+def _quantity(component: "BillingComponent", usage: Usage) -> Decimal | None:
+    raw = usage.get(component.unit)
+    if raw is None:
+        return None
+    if component.unit == Unit.SECOND:
+        return round_seconds(raw, component.round_to_seconds, component.rounding)
+    return max(raw, Decimal(0))
 
 
-def price(components: Sequence[BillingComponent], usage: Usage) -> Charge:
-    """Cost of `usage` under `components`; never negative, exact to the last digit."""
+def price(components: Sequence["BillingComponent"], usage: Usage, *, pending: Iterable[Unit] = ()) -> Charge:
+    """Cost of `usage` under `components`; never negative, exact to the last digit.
+
+    A component with no quantity in `usage` costs nothing (e.g. a request that sent no prompt). Units in
+    `pending` will be settled later (reported, or restated, at the end of a stream): the charge lists
+    those it prices, and is not final."""
+    waiting = set(pending)
     lines = []
+    unknown: list[Unit] = []
     for component in components:
         quantity = _quantity(component, usage)
-        usd = quantity * component.price_usd / component.per
-        lines.append(ChargeLine(unit=component.unit, quantity=quantity, usd=usd))
+        if component.unit in waiting:
+            unknown.append(component.unit)
+        if quantity is None:
+            quantity = Decimal(0)
+        lines.append(ChargeLine(unit=component.unit, quantity=quantity, price_usd=component.price_usd,
+                                per=component.per, usd=quantity * component.price_usd / component.per,
+                                estimated=component.unit in usage.estimated))
     total = sum((line.usd for line in lines), Decimal(0))
-    return Charge(lines=tuple(lines), total_usd=total)
+    return Charge(lines=tuple(lines), total_usd=total, pending=tuple(dict.fromkeys(unknown)))

@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import msgspec
 
+from ..billing.units import UNIT_ALIASES, UNITS, Source
 from .model import Model, Plan, Provider, ProviderOverrides, Route, SttModel, Target, TtsModel, VoiceSet
 from .problems import CatalogInvalid, CatalogProblem
 from .schema import schema_problems
@@ -42,13 +43,42 @@ def _decode(raw: Any, type_: type, located: tuple[SourceFile, tuple], problems: 
 
 
 def _normalise_billing(raw_model: dict) -> dict:
-    """`minute` is sugar for `second` with a 60× larger `per`: one unit less to price."""
+    """Unit aliases (`minute`) become their unit with a larger `per`: one unit less to price."""
     billing = []
     for component in raw_model.get("billing", []):
-        if component.get("unit") == "minute":
-            component = {**component, "unit": "second", "per": component.get("per", 1) * 60}
+        alias = UNIT_ALIASES.get(component.get("unit"))
+        if alias is not None:
+            unit, factor = alias
+            component = {**component, "unit": str(unit), "per": component.get("per", 1) * factor}
         billing.append(component)
     return {**raw_model, "billing": billing}
+
+
+def _check_billing(located: _Located, problems: list[CatalogProblem]) -> None:
+    """Units the model's kind may price; a provider-reported unit needs an estimate it can fall back on."""
+    model: Model = located.value
+    for index, component in enumerate(model.billing):
+        spec = UNITS[component.unit]
+        source = spec.sources.get(model.kind)
+        if source is None:
+            problems.append(located.problem(f"a {model.kind} model cannot be billed per {component.unit}",
+                                            "billing", index, "unit"))
+            continue
+        estimate = component.estimate
+        if source == Source.PROVIDER and estimate is None:
+            problems.append(located.problem(
+                f"{component.unit} is reported by the provider; declare `estimate: {{from: <unit>, ratio: <n>}}` "
+                "for when it reports none (and for budget reservations)", "billing", index))
+        if estimate is not None and source != Source.PROVIDER:
+            problems.append(located.problem(f"{component.unit} is measured by the gateway; an estimate applies only "
+                                            "to units the provider reports", "billing", index, "estimate"))
+        elif estimate is not None:
+            basis = UNITS[estimate.from_].sources.get(model.kind)
+            if basis not in (Source.TEXT, Source.AUDIO):
+                problems.append(located.problem(
+                    f"an estimate must be based on a unit the gateway measures for {model.kind} models "
+                    f"({', '.join(u for u, s in UNITS.items() if s.sources.get(model.kind) in (Source.TEXT, Source.AUDIO))})",
+                    "billing", index, "estimate", "from"))
 
 
 def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
@@ -96,6 +126,7 @@ def _check_models(
     aliases: dict[str, str] = {}
     for model_id, located in models.items():
         model: Model = located.value
+        _check_billing(located, problems)
         if model.provider not in providers:
             problems.append(located.problem(f"provider {model.provider!r} is not defined (known: {sorted(providers)})", "provider"))
         if isinstance(model, TtsModel):

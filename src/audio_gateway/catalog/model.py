@@ -12,14 +12,13 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-__all__ = [
-    "Timeouts", "BreakerSettings", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Fallback", "SpeedRange",
-    "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target", "Route", "Plan",
-    "BillingUnit", "ModelKind",
-]
+from ..billing.units import ModelKind, Unit
 
-ModelKind = Literal["tts", "stt"]
-BillingUnit = Literal["character", "utf8_byte", "input_token", "output_token", "second", "request"]
+__all__ = [
+    "Timeouts", "BreakerSettings", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Estimate",
+    "Fallback", "SpeedRange", "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target",
+    "Route", "Plan", "ModelKind", "HeaderAuth", "AuthScheme",
+]
 
 
 class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -40,11 +39,23 @@ class BreakerSettings(_Spec):
     cooldown_seconds: float = 30.0
 
 
+class HeaderAuth(_Spec):
+    """The key travels in a named header (`X-API-Key: <key>`), optionally after a prefix (`Token `)."""
+
+    header: str
+    prefix: str = ""
+
+
+# `bearer`: Authorization: Bearer <key> (OpenAI, SiliconFlow); `none`: a keyless self-hosted server.
+AuthScheme = Literal["bearer", "none"] | HeaderAuth
+
+
 class Provider(_Spec):
     name: str
     adapter: str
     base_url: str
     api_key: str = ""
+    auth: AuthScheme = "bearer"
     description: str = ""
     timeouts: Timeouts = Timeouts()
     max_connections: int = 100
@@ -52,8 +63,12 @@ class Provider(_Spec):
 
     @property
     def configured(self) -> bool:
-        """A provider without a key is skipped by routing rather than called and refused."""
-        return bool(self.api_key)
+        """Callable at all: a provider that needs a key and has none is skipped by routing, not refused."""
+        return self.auth == "none" or bool(self.api_key)
+
+    @property
+    def not_configured_reason(self) -> str:
+        return "" if self.configured else "no API key configured"
 
     def __repr__(self) -> str:  # keys must never reach a log through a repr
         return f"Provider(name={self.name!r}, adapter={self.adapter!r}, base_url={self.base_url!r}, api_key=<redacted>)"
@@ -92,15 +107,26 @@ class VoiceSet(_Spec):
     description: str = ""
 
 
+class Estimate(_Spec):
+    """A stand-in for a provider-reported quantity: `ratio` × a unit the gateway measures itself.
+
+    Used when the provider reports nothing for the unit (the ledger marks the line estimated) and to
+    reserve a budget before the call."""
+
+    from_: Unit = msgspec.field(name="from")
+    ratio: Decimal
+
+
 class BillingComponent(_Spec):
     """`price_usd` buys `per` units. Minutes are compiled to seconds (per × 60)."""
 
-    unit: BillingUnit
+    unit: Unit
     price_usd: Decimal
     per: int = 1
     tokenizer: str | None = None
     round_to_seconds: Decimal = Decimal(1)
     rounding: Literal["up", "down", "nearest"] = "up"
+    estimate: Estimate | None = None
 
 
 class Fallback(_Spec):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
+from ..billing.units import UNITS, Source, schema_unit_names
 from .problems import CatalogProblem
 from .source import SourceFile
 
-__all__ = ["default_schema_path", "load_validator", "schema_problems"]
+__all__ = ["default_schema_path", "load_validator", "schema_problems", "with_registry_units", "render_schema"]
 
 
 def default_schema_path(catalog_dir: Path) -> Path:
@@ -55,3 +58,31 @@ def schema_problems(source: SourceFile, validator: jsonschema.Draft202012Validat
         for leaf in leaves:
             problems.append(source.problem(tuple(leaf.absolute_path), _sentence(leaf)))
     return problems
+
+
+def with_registry_units(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every unit enum taken from the unit registry (`billing/units.py`).
+
+    The committed schema file is this function's output (`python -m audio_gateway.catalog.schema`
+    rewrites it; a test fails when it is stale), so editors and the gateway validate the same units."""
+    out = copy.deepcopy(schema)
+    defs = out["$defs"]
+    component = defs["billing_component"]["properties"]
+    component["unit"]["enum"] = schema_unit_names()
+    component["estimate"]["properties"]["from"]["enum"] = [
+        str(unit) for unit, spec in UNITS.items() if set(spec.sources.values()) & {Source.TEXT, Source.AUDIO}]
+    for branch in defs["model"]["allOf"]:
+        kind = branch["if"]["properties"]["kind"]["const"]
+        branch["then"]["properties"]["billing"]["items"]["properties"]["unit"]["enum"] = schema_unit_names(kind)
+    return out
+
+
+def render_schema(path: Path) -> str:
+    return json.dumps(with_registry_units(json.loads(path.read_text(encoding="utf-8"))), indent=2,
+                      ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # rewrite the committed schema from the registry
+    target = Path(__file__).resolve().parents[3] / "schema" / "catalog.schema.json"
+    target.write_text(render_schema(target), encoding="utf-8")
+    print(f"wrote {target}")

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 
 from ..billing.pricing import decimal_text
+from ..billing.units import UNITS, Unit
 from .model import BillingComponent, Plan
 
 __all__ = ["render_table", "describe_price"]
 
-_UNIT_WORDS = {"character": "chars", "utf8_byte": "UTF-8 bytes", "input_token": "input tokens",
-               "output_token": "output tokens", "second": "seconds", "request": "requests"}
-
-
 def describe_price(component: BillingComponent) -> str:
-    """`$15 / 1M chars`, `$0.006 / min (round up 1s)`."""
-    if component.unit == "second" and component.per % 60 == 0:
+    """`$15 / 1M chars`, `$0.006 / min (round up 1s)`, `$12 / 1M output tokens (est. 1.4 x chars)`."""
+    if component.unit == Unit.SECOND and component.per % 60 == 0:
         per = component.per // 60
         text = f"${decimal_text(component.price_usd)} / {'' if per == 1 else f'{per} '}min"
         return text + f" (round {component.rounding} {decimal_text(component.round_to_seconds)}s)"
     per = {1_000_000: "1M ", 1_000: "1K ", 1: ""}.get(component.per, f"{component.per} ")
-    return f"${decimal_text(component.price_usd)} / {per}{_UNIT_WORDS[component.unit]}"
+    text = f"${decimal_text(component.price_usd)} / {per}{UNITS[component.unit].label}"
+    if component.estimate is not None:
+        text += f" (est. {decimal_text(component.estimate.ratio)} x {UNITS[component.estimate.from_].label})"
+    return text
 
 
 def render_table(plan: Plan) -> str:

@@ -12,7 +12,11 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["JobRecord", "JobResult", "JobUsage", "JobError", "new_job_id", "now", "FINAL_STATUSES", "JobStatus"]
+from ..speech.request import SpeechRequest
+from ..transcription.request import TranscriptionRequest
+
+__all__ = ["JobRecord", "JobResult", "JobUsage", "JobUsageLine", "JobError", "PieceRecord", "PieceLine",
+           "SpeechJob", "TranscriptionJob", "JobRequest", "new_job_id", "now", "FINAL_STATUSES", "JobStatus"]
 
 JobStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -33,12 +37,61 @@ class JobResult(msgspec.Struct, frozen=True):
     bytes: int
 
 
-class JobUsage(msgspec.Struct, frozen=True):
+class SpeechJob(msgspec.Struct, frozen=True, tag="speech"):
+    """A speech job: the validated `/v1/audio/speech` body."""
+
+    speech: SpeechRequest
+
+
+class TranscriptionJob(msgspec.Struct, frozen=True, tag="transcription"):
+    """A transcription job: the validated form, and the name the audio came with."""
+
+    form: TranscriptionRequest
+    filename: str = "audio"
+
+
+JobRequest = SpeechJob | TranscriptionJob
+
+
+class PieceLine(msgspec.Struct, frozen=True):
+    unit: str
+    quantity: str          # exact decimal text
+    price_usd: str
+    per: int
     cost_usd: str
-    billing_unit: str
-    billing_quantity: str
+    estimated: bool = False
+
+
+class PieceRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One synthesised piece of a speech job, kept (audio in S3, charge here) so a retry never pays twice."""
+
+    index: int
+    key: str               # S3 key of the piece's audio
     model_served: str
+    provider: str
+    attempts: int          # attempts that reached a provider
+    lines: tuple[PieceLine, ...]
+    cost_usd: str
+    bytes: int
+
+
+class JobUsageLine(msgspec.Struct, frozen=True):
+    """Pieces served by one model, one unit: never a sum across units or models."""
+
+    model: str
+    unit: str
+    quantity: str
+    cost_usd: str
+    estimated: bool = False
+
+
+class JobUsage(msgspec.Struct, frozen=True, kw_only=True):
+    cost_usd: str                          # exact sum of the lines
+    lines: tuple[JobUsageLine, ...]
+    model_served: str                      # models that served, most pieces first, comma-separated
     attempts: int
+    pieces: int | None = None              # speech: pieces in the job, and how many were synthesised (billed)
+    pieces_billed: int | None = None
 
 
 class JobError(msgspec.Struct, frozen=True):
@@ -73,7 +126,7 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     started_at: int | None = None
     completed_at: int | None = None
     progress: float = 0.0
-    request: dict[str, Any]             # the validated request fields (speech body or transcription form)
+    request: JobRequest                 # the validated request (speech body or transcription form)
     input_key: str | None = None        # S3 key of an uploaded STT input
     file_url: str | None = None         # or a URL the worker fetches
     result: JobResult | None = None
@@ -81,6 +134,9 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     error: JobError | None = None
     body_hash: str | None = None        # for Idempotency-Key replays
     tries: int = 0
+    pieces: tuple[PieceRecord, ...] = ()  # speech: pieces already synthesised (and paid for)
+    piece_count: int = 0                # speech: pieces the input is cut into (0 until the first run)
+    key_name: str | None = None         # the submitting key's name, for the ledger (never the secret)
 
     def public(self, url: str | None = None, expires_at: int | None = None) -> dict[str, Any]:
         """The client-facing shape of GET /v1/jobs/{id}."""

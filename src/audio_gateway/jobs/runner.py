@@ -1,41 +1,46 @@
-"""What a worker does with one job: the same gateway code path as the sync endpoints.
+"""What a worker does with one job: the same gateway code paths as the sync endpoints.
 
-Speech: split at sentence boundaries into provider-sized pieces, synthesise them
-with bounded concurrency through `Gateway.speech` (fallback and billing
-included), stitch one file, upload. Transcription: read the input from S3 (or
-`file_url`), probe, `Gateway.transcribe`, render, upload.
+Speech: cut into provider-sized pieces (`pieces.py`), synthesise the ones not yet made with bounded
+concurrency through `Gateway.speech` (fallback and billing included), keep each in S3 as it is made,
+stitch one file. A stitching failure is final at once (a retry would only pay for the pieces again).
+Transcription: read the input from S3 (or `file_url`), then the shared pipeline (`transcription/
+pipeline.py`: probe, `Gateway.transcribe`, render).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import tempfile
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import IO
 
 import anyio.to_thread
 import msgspec
 
 from ..billing import decimal_text
-from ..audio import UnreadableAudio, probe_audio, render_transcript
 from ..catalog import TtsModel
-from ..errors import InvalidRequest
-from ..gateway import Gateway
-from ..speech import SpeechRequest
-from ..transcription import Upload, transcription_call_for
-from ..transcription.request import TranscriptionRequest, check_duration
+from ..errors import GatewayError, InvalidRequest
+from ..gateway import Gateway, TranscriptionOutcome
+from ..transcription import Upload
+from ..transcription.pipeline import render_outcome, transcribe_upload
 from .fetch import fetch_https, parse_s3_url
-from .model import JobRecord, JobUsage
-from .split import split_text
-from .stitch import content_type_for, stitch_audio
+from .model import JobRecord, JobUsage, JobUsageLine, PieceRecord, SpeechJob, TranscriptionJob
+from .pieces import Piece, cut_pieces, piece_record_lines, usage_of_pieces
+from .stitch import StitchError, content_type_for, stitch_audio
 from .storage import ObjectStore
+from .store import JobStore
 
-__all__ = ["JobOutput", "run_speech", "run_transcription", "TRANSCRIPT_EXTENSIONS"]
+__all__ = ["JobOutput", "JobFailed", "run_speech", "run_transcription", "TRANSCRIPT_EXTENSIONS", "speech_usage"]
 
 Progress = Callable[[float], Awaitable[None]]
 TRANSCRIPT_EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
+
+
+class JobFailed(GatewayError):
+    """A failure no retry can fix (the pieces cannot be joined): the job ends `failed` at once."""
+
+    status = 500
+    type = "job_error"
 
 
 class JobOutput(msgspec.Struct, frozen=True):
@@ -46,40 +51,55 @@ class JobOutput(msgspec.Struct, frozen=True):
     usage: JobUsage
 
 
-async def run_speech(gateway: Gateway, record: JobRecord, progress: Progress, concurrency: int) -> JobOutput:
-    request = msgspec.convert(record.request, SpeechRequest)
+def speech_usage(record: JobRecord) -> JobUsage | None:
+    """What a speech job has cost so far (its finished pieces); None before any piece was made."""
+    if not record.pieces:
+        return None
+    return usage_of_pieces(record.pieces, total=record.piece_count or len(record.pieces))
+
+
+async def run_speech(gateway: Gateway, record: JobRecord, store: JobStore, objects: ObjectStore,
+                     progress: Progress, concurrency: int) -> JobOutput:
+    assert isinstance(record.request, SpeechJob)
+    request = record.request.speech
     route = gateway.route(request.model)
     assert isinstance(route.model, TtsModel)
-    pieces = split_text(request.input, route.model.capabilities.max_input_chars)
+    pieces = cut_pieces(request.input, route.model.capabilities.max_input_chars)
+    if record.piece_count != len(pieces):
+        record = await store.update(record.id, lambda r: msgspec.structs.replace(r, piece_count=len(pieces))) or record
+    made = {piece.index: piece for piece in record.pieces}
+    audio: dict[int, bytes] = {}
     limit = asyncio.Semaphore(max(1, concurrency))
-    done = 0
 
-    async def synthesise(text: str):
-        nonlocal done
+    async def synthesise(piece: Piece) -> None:
         async with limit:
-            outcome = await gateway.speech(msgspec.structs.replace(request, input=text), route)
-            audio = await outcome.stream.read_all()
+            outcome = await gateway.speech(msgspec.structs.replace(request, input=piece.text), route,
+                                           bill_as=piece.billed)
+            data = await outcome.stream.read_all()
             charge = outcome.charge()
-        done += 1
-        await progress(0.95 * done / len(pieces))
-        return audio, outcome, charge
+        key = objects.key(record.owner, record.id, "pieces", f"{piece.index:05d}.{request.response_format}")
+        await objects.put_bytes(key, data, content_type_for(request.response_format))
+        saved = PieceRecord(index=piece.index, key=key, model_served=outcome.target.model.id,
+                            provider=outcome.target.provider.name,
+                            attempts=sum(a.reached_provider for a in outcome.attempts),
+                            lines=piece_record_lines(charge), cost_usd=decimal_text(charge.total_usd), bytes=len(data))
+        await store.update(record.id, lambda r: msgspec.structs.replace(r, pieces=(*r.pieces, saved)))
+        audio[piece.index] = data
+        await progress(0.95 * (len(made) + len(audio)) / len(pieces))
 
-    results = await asyncio.gather(*(synthesise(piece) for piece in pieces))
-    audio = await anyio.to_thread.run_sync(stitch_audio, [r[0] for r in results], request.response_format)
-    served = collections.Counter(r[1].target.model.id for r in results)
-    charges = [r[2] for r in results]
-    units = {c.primary.unit for c in charges}
-    usage = JobUsage(
-        cost_usd=decimal_text(sum((c.total_usd for c in charges), Decimal(0))),
-        billing_unit=units.pop() if len(units) == 1 else "mixed",
-        billing_quantity=decimal_text(sum((c.primary.quantity for c in charges), Decimal(0))),
-        model_served=",".join(model for model, _ in served.most_common()),
-        attempts=sum(a.reached_provider for r in results for a in r[1].attempts),
-    )
+    await asyncio.gather(*(synthesise(p) for p in pieces if p.index not in made))
+    for index, piece_record in made.items():
+        audio[index] = await objects.get_bytes(piece_record.key)
+    try:
+        joined = await anyio.to_thread.run_sync(stitch_audio, [audio[p.index] for p in pieces], request.response_format)
+    except StitchError as exc:
+        raise JobFailed(f"The synthesised pieces could not be joined into one {request.response_format} file ({exc}).",
+                        code="stitch_failed") from None
+    finished = await store.get(record.id) or record
     body = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    body.write(audio)
-    return JobOutput(body=body, size=len(audio), content_type=content_type_for(request.response_format),
-                     extension=request.response_format, usage=usage)
+    body.write(joined)
+    return JobOutput(body=body, size=len(joined), content_type=content_type_for(request.response_format),
+                     extension=request.response_format, usage=usage_of_pieces(finished.pieces, total=len(pieces)))
 
 
 async def _load_input(record: JobRecord, store: ObjectStore, max_bytes: int, allow: tuple[str, ...]) -> IO[bytes]:
@@ -104,34 +124,35 @@ async def _load_input(record: JobRecord, store: ObjectStore, max_bytes: int, all
         raise
 
 
-async def run_transcription(gateway: Gateway, record: JobRecord, store: ObjectStore, progress: Progress,
-                            allow: tuple[str, ...]) -> JobOutput:
-    form = msgspec.convert(record.request, TranscriptionRequest)
+def transcription_usage(outcome: TranscriptionOutcome) -> JobUsage:
+    model = outcome.target.model.id
+    return JobUsage(
+        cost_usd=decimal_text(outcome.charge.total_usd),
+        lines=tuple(JobUsageLine(model=model, unit=str(line.unit), quantity=decimal_text(line.quantity),
+                                 cost_usd=decimal_text(line.usd), estimated=line.estimated)
+                    for line in outcome.charge.lines),
+        model_served=model, attempts=sum(a.reached_provider for a in outcome.attempts))
+
+
+async def run_transcription(gateway: Gateway, record: JobRecord, objects: ObjectStore, progress: Progress,
+                            allow: tuple[str, ...]) -> tuple[JobOutput, TranscriptionOutcome]:
+    assert isinstance(record.request, TranscriptionJob)
+    form = record.request.form
     route = gateway.route(form.model)
-    max_bytes = route.model.capabilities.max_upload_bytes
-    source = await _load_input(record, store, max_bytes, allow)
+    max_bytes = route.model.capabilities.max_upload_bytes  # type: ignore[union-attr]
+    source = await _load_input(record, objects, max_bytes, allow)
     try:
         size = source.seek(0, 2)
         source.seek(0)
-        upload = Upload(fields={}, file=source, filename=record.request.get("filename") or "audio",
+        upload = Upload(fields={}, file=source, filename=record.request.filename,
                         content_type="application/octet-stream", file_bytes=size)
-        try:
-            info = await anyio.to_thread.run_sync(probe_audio, source)
-        except UnreadableAudio as exc:
-            raise InvalidRequest(f"The input is not readable audio ({exc.reason}).", param="file",
-                                 code="invalid_file_format") from None
-        check_duration(info, route)
         await progress(0.1)
-        outcome = await gateway.transcribe(route, lambda t: transcription_call_for(form, t, upload, info), info.duration)
+        outcome, _ = await transcribe_upload(gateway, route, form, upload)
     finally:
         source.close()
-    rendered = render_transcript(outcome.transcript, form.response_format,
-                                 usage_seconds=outcome.billed_seconds if form.task == "transcribe" else None,
-                                 include_words="word" in form.timestamp_granularities)
-    usage = JobUsage(cost_usd=decimal_text(outcome.charge.total_usd), billing_unit=outcome.charge.primary.unit,
-                     billing_quantity=decimal_text(outcome.charge.primary.quantity), model_served=outcome.target.model.id,
-                     attempts=sum(a.reached_provider for a in outcome.attempts))
+    rendered = render_outcome(outcome, form)
     body = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     body.write(rendered.body)
-    return JobOutput(body=body, size=len(rendered.body), content_type=rendered.content_type,
-                     extension=TRANSCRIPT_EXTENSIONS[form.response_format], usage=usage)
+    output = JobOutput(body=body, size=len(rendered.body), content_type=rendered.content_type,
+                       extension=TRANSCRIPT_EXTENSIONS[form.response_format], usage=transcription_usage(outcome))
+    return output, outcome

@@ -12,6 +12,7 @@ import redis.exceptions
 from saq import Queue
 
 from ..gateway import Gateway
+from ..ledger import DiscardingSink, RowSink
 from ..settings import Settings
 from .storage import ObjectStore
 from .store import JobStore
@@ -35,17 +36,20 @@ class JobRuntime(msgspec.Struct, frozen=True):
     queue: Queue
     store: JobStore
     objects: ObjectStore
+    sink: RowSink = msgspec.field(default_factory=DiscardingSink)   # where job ledger rows go
 
 
 @asynccontextmanager
-async def open_job_runtime(settings: Settings, gateway: Gateway) -> AsyncIterator[JobRuntime]:
+async def open_job_runtime(settings: Settings, gateway: Gateway,
+                           sink: RowSink | None = None) -> AsyncIterator[JobRuntime]:
     async with AsyncExitStack() as stack:
         queue = Queue.from_url(settings.queue_url, name="audio-gateway")
         await queue.connect()
         stack.push_async_callback(_quietly, queue.disconnect, "the job queue")
         objects = await ObjectStore.open(settings, stack)
         store = JobStore(queue.redis, retention_seconds=settings.job_retention_seconds)
-        yield JobRuntime(settings=settings, gateway=gateway, queue=queue, store=store, objects=objects)
+        yield JobRuntime(settings=settings, gateway=gateway, queue=queue, store=store, objects=objects,
+                         sink=sink or DiscardingSink())
 
 
 async def _quietly(close: Callable[[], Awaitable[None]], what: str) -> None:

@@ -17,7 +17,8 @@ from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
 from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url
-from .model import FINAL_STATUSES, JobRecord, new_job_id, now, unfinished_job_error
+from .model import FINAL_STATUSES, JobRecord, SpeechJob, TranscriptionJob, new_job_id, now, unfinished_job_error
+from .runner import speech_usage
 from .orphans import rescue
 from .runtime import BACKEND_OUTAGES, TASK_NAME, JobRuntime
 
@@ -42,7 +43,8 @@ class JobService:
 
     # -- submit ----------------------------------------------------------------------------------------
 
-    async def submit_speech(self, owner: str, body: SpeechRequest, body_hash: str, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+    async def submit_speech(self, owner: str, body: SpeechRequest, body_hash: str, idempotency_key: str | None,
+                            key_name: str | None = None) -> tuple[JobRecord, bool]:
         route = self.runtime.gateway.route(body.model)
         if route.model.kind == "stt":
             raise InvalidRequest(f"{route.model.id} is a speech-to-text model; send the audio as multipart/form-data "
@@ -51,10 +53,11 @@ class JobService:
         if body.stream_format != "audio":
             raise InvalidRequest("Jobs produce a file; `stream_format` must be `audio`.", param="stream_format")
         record = JobRecord(id=new_job_id(), owner=owner, kind="tts", model=route.model.id, created_at=now(),
-                           request=msgspec.to_builtins(body), body_hash=body_hash)
+                           request=SpeechJob(body), body_hash=body_hash, key_name=key_name)
         return await self._enqueue(record, idempotency_key)
 
-    async def submit_upload(self, owner: str, upload: Upload, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+    async def submit_upload(self, owner: str, upload: Upload, idempotency_key: str | None,
+                            key_name: str | None = None) -> tuple[JobRecord, bool]:
         form = parse_transcription_form(upload, "transcribe")
         route = self.runtime.gateway.route(form.model)
         validate_transcription(form, route, upload)
@@ -70,7 +73,8 @@ class JobService:
         body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         job_id = new_job_id()
         record = JobRecord(id=job_id, owner=owner, kind="stt", model=route.model.id, created_at=now(),
-                           request={**msgspec.to_builtins(form), "filename": upload.filename}, body_hash=body_hash)
+                           request=TranscriptionJob(form, filename=upload.filename), body_hash=body_hash,
+                           key_name=key_name)
         async with self._claim(record, idempotency_key) as replay:
             if replay is not None:
                 return replay, False
@@ -78,7 +82,8 @@ class JobService:
             await self.runtime.objects.put(key, upload.file, upload.content_type)
             return await self._create(msgspec.structs.replace(record, input_key=key))
 
-    async def submit_file_url(self, owner: str, body: FileUrlJob, body_hash: str, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+    async def submit_file_url(self, owner: str, body: FileUrlJob, body_hash: str, idempotency_key: str | None,
+                              key_name: str | None = None) -> tuple[JobRecord, bool]:
         check_file_url(body.file_url, self.runtime.objects.bucket)
         fields = {"model": [body.model], "response_format": [body.response_format],
                   "timestamp_granularities[]": list(body.timestamp_granularities)}
@@ -90,8 +95,8 @@ class JobService:
         route = self.runtime.gateway.route(form.model)
         validate_transcription(form, route, fields_only)
         record = JobRecord(id=new_job_id(), owner=owner, kind="stt", model=route.model.id, created_at=now(),
-                           request={**msgspec.to_builtins(form), "filename": body.file_url.rsplit("/", 1)[-1]},
-                           file_url=body.file_url, body_hash=body_hash)
+                           request=TranscriptionJob(form, filename=body.file_url.rsplit("/", 1)[-1] or "audio"),
+                           file_url=body.file_url, body_hash=body_hash, key_name=key_name)
         return await self._enqueue(record, idempotency_key)
 
     @asynccontextmanager
@@ -186,8 +191,9 @@ class JobService:
         record = await self.get(owner, job_id)
         if record.status in FINAL_STATUSES:
             raise Conflict(f"Job {job_id} is already {record.status}.", param="id", code="job_not_cancellable")
-        updated = await self.runtime.store.update(
-            job_id, lambda r: msgspec.structs.replace(r, status="cancelled", completed_at=now()))
+        # What it cost so far is known at once; the worker running it settles the pieces still in flight.
+        updated = await self.runtime.store.update(job_id, lambda r: msgspec.structs.replace(
+            r, status="cancelled", completed_at=now(), usage=speech_usage(r) if r.kind == "tts" else r.usage))
         saq_job = await self.runtime.queue.job(job_id)
         if saq_job is not None:
             await self.runtime.queue.abort(saq_job, "cancelled by the client")

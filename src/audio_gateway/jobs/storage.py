@@ -54,6 +54,18 @@ class ObjectStore:
             Config=TransferConfig(multipart_threshold=_MULTIPART_THRESHOLD, multipart_chunksize=_MULTIPART_THRESHOLD),
         )
 
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """A small object (a job's piece) in one request."""
+        await self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    async def get_bytes(self, key: str) -> bytes:
+        response = await self._client.get_object(Bucket=self.bucket, Key=key)
+        body = response["Body"]
+        try:
+            return bytes(await body.read())
+        finally:
+            body.close()
+
     async def download(self, key: str, into: IO[bytes], *, bucket: str | None = None, max_bytes: int) -> int:
         """Stream an object into `into`, refusing more than `max_bytes`."""
         response = await self._client.get_object(Bucket=bucket or self.bucket, Key=key)

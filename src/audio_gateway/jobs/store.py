@@ -59,8 +59,10 @@ class JobStore:
         raw = await self.redis.get(self._job(job_id))
         return _decoder.decode(raw) if raw else None
 
-    async def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None]) -> JobRecord | None:
-        """Apply `change` atomically; it may return None to leave the record as is. Final records never change."""
+    async def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None], *,
+                     allow_final: bool = False) -> JobRecord | None:
+        """Apply `change` atomically; it may return None to leave the record as is. Final records never change,
+        except through `allow_final` (a cancelled job's worker settling what the job cost)."""
         key = self._job(job_id)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -70,7 +72,7 @@ class JobStore:
                     if not raw:
                         return None
                     current = _decoder.decode(raw)
-                    if current.status in FINAL_STATUSES:
+                    if current.status in FINAL_STATUSES and not allow_final:
                         return current
                     updated = change(current)
                     if updated is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,8 +22,11 @@ from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
 from ..providers import UpstreamFailure
 from ..settings import Settings
+from ..ledger import LedgerRow
+from ..ledger.build import RowContext, served_row
+from .books import job_row
 from .model import JobError, JobRecord, JobResult, JobUsage, now, unfinished_job_error
-from .runner import run_speech, run_transcription
+from .runner import run_speech, run_transcription, speech_usage
 from .runtime import TASK_NAME, JobRuntime, open_job_runtime
 from .shutdown import DrainingQueue
 
@@ -36,11 +40,33 @@ def _failed(error: GatewayError) -> JobError:
     return JobError(message=detail["message"], type=detail["type"], code=detail["code"])
 
 
-async def _fail(store: Any, job_id: str, error: JobError) -> None:
-    """The job's final failure: on its record, and one line in the worker log (like a completed job's)."""
-    await store.update(job_id, lambda r: msgspec.structs.replace(r, status="failed", error=error, completed_at=now()))
+def _record_row(runtime: JobRuntime, row: LedgerRow) -> None:
+    runtime.sink.record(row)
+
+
+async def _fail(runtime: JobRuntime, job_id: str, error: JobError, *, http_status: int = 502) -> None:
+    """The job's final failure: on its record with what it cost so far, in the ledger, and one log line."""
+    def fail(record: JobRecord) -> JobRecord:
+        usage = speech_usage(record) if record.kind == "tts" else record.usage
+        return msgspec.structs.replace(record, status="failed", error=error, completed_at=now(), usage=usage)
+
+    record = await runtime.store.update(job_id, fail)
+    if record is not None and record.status == "failed" and record.error == error:
+        _record_row(runtime, job_row(record, status="failed", http_status=http_status))
     log.warning(msgspec.json.encode({"job": job_id, "status": "failed", "code": error.code,
                                      "message": error.message}).decode())
+
+
+async def _settle_cancelled(runtime: JobRuntime, job_id: str) -> None:
+    """A client cancelled a running job: it still owes exactly the pieces already synthesised."""
+    def settle(record: JobRecord) -> JobRecord | None:
+        if record.status != "cancelled":
+            return None
+        return msgspec.structs.replace(record, usage=speech_usage(record) if record.kind == "tts" else record.usage)
+
+    record = await runtime.store.update(job_id, settle, allow_final=True)
+    if record is not None and record.status == "cancelled" and record.pieces:
+        _record_row(runtime, job_row(record, status="cancelled", http_status=200))
 
 
 async def _heartbeat(saq_job: Any, every: float) -> None:
@@ -67,9 +93,13 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
 
     beat = asyncio.create_task(_heartbeat(saq_job, max(0.5, runtime.settings.job_heartbeat_seconds / 3)))
     try:
-        result, usage = await _produce(runtime, record, progress)
-    except asyncio.CancelledError:  # shutdown past its grace period: SAQ re-queues the job; say so
-        await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued"))
+        result, usage, row = await _produce(runtime, record, progress)
+    except asyncio.CancelledError:
+        current = await store.get(job_id)
+        if current is not None and current.status == "cancelled":
+            await _settle_cancelled(runtime, job_id)
+        else:  # shutdown past its grace period: SAQ re-queues the job; say so
+            await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued"))
         raise
     except UpstreamUnavailable as exc:
         error = _failed(exc)
@@ -77,19 +107,20 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
             _wait_at_least(saq_job, exc.headers.get("retry-after"))
             await store.update(job_id, lambda r: msgspec.structs.replace(r, status="queued", error=error))
             raise
-        await _fail(store, job_id, error)
+        await _fail(runtime, job_id, error, http_status=exc.status)
         return
-    except GatewayError as exc:  # the input itself is bad: retrying cannot help
-        error = _failed(exc)
-        await _fail(store, job_id, error)
+    except GatewayError as exc:  # the input itself is bad, or the pieces cannot be joined: retrying cannot help
+        await _fail(runtime, job_id, _failed(exc), http_status=exc.status)
         return
     finally:
         beat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beat
 
-    await store.update(job_id, lambda r: msgspec.structs.replace(
+    done = await store.update(job_id, lambda r: msgspec.structs.replace(
         r, status="completed", progress=1.0, result=result, usage=usage, error=None, completed_at=now()))
+    if done is not None and done.status == "completed":
+        _record_row(runtime, row(done))
     log.info(msgspec.json.encode({"job": job_id, "status": "completed", "model_served": usage.model_served,
                                   "cost_usd": usage.cost_usd, "bytes": result.bytes}).decode())
 
@@ -107,20 +138,37 @@ def _wait_at_least(saq_job: Any, retry_after: str | None) -> None:
     saq_job.retry_backoff = False
 
 
+RowOf = Callable[[JobRecord], LedgerRow]
+
+
 async def _produce(runtime: JobRuntime, record: JobRecord,
-                   progress: Callable[[float], Awaitable[None]]) -> tuple[JobResult, JobUsage]:
-    """Run the job through the gateway and store its output in S3."""
+                   progress: Callable[[float], Awaitable[None]]) -> tuple[JobResult, JobUsage, RowOf]:
+    """Run the job through the gateway and store its output in S3; also say how its ledger row reads."""
     if record.kind == "tts":
-        output = await run_speech(runtime.gateway, record, progress, runtime.settings.job_piece_concurrency)
+        output = await run_speech(runtime.gateway, record, runtime.store, runtime.objects, progress,
+                                  runtime.settings.job_piece_concurrency)
+
+        def row(done: JobRecord) -> LedgerRow:
+            return job_row(done, status="completed", http_status=200)
     else:
-        output = await run_transcription(runtime.gateway, record, runtime.objects, progress,
-                                         runtime.settings.file_url_allow)
+        output, outcome = await run_transcription(runtime.gateway, record, runtime.objects, progress,
+                                                  runtime.settings.file_url_allow)
+
+        def row(done: JobRecord) -> LedgerRow:
+            served = served_row(
+                RowContext(id=done.id, created_at=datetime.fromtimestamp(done.created_at, UTC), api_key_id=done.key_name,
+                           endpoint="jobs", kind="stt", model_requested=done.model),
+                target=outcome.target, attempts=outcome.attempts, charge=outcome.charge, usage=outcome.usage,
+                facts=outcome.facts, status="completed", http_status=200,
+                latency_ms=((done.completed_at or done.created_at) - done.created_at) * 1000.0, ttfb_ms=None,
+                bytes_out=output.size)
+            return served
     key = runtime.objects.key(record.owner, record.id, f"output.{output.extension}")
     try:
         await runtime.objects.put(key, output.body, output.content_type)
     finally:
         output.body.close()
-    return JobResult(key=key, content_type=output.content_type, bytes=output.size), output.usage
+    return JobResult(key=key, content_type=output.content_type, bytes=output.size), output.usage, row
 
 
 async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
@@ -128,7 +176,7 @@ async def _fail_exhausted(runtime: JobRuntime, saq_job: Any) -> None:
     job_id = (saq_job.kwargs or {}).get("job_id")
     if job_id and saq_job.status in ("failed", "aborted") and not saq_job.retryable:
         log.warning("job %s given up by SAQ (%s): %s", job_id, saq_job.status, saq_job.error)
-        await _fail(runtime.store, job_id, unfinished_job_error(saq_job.status, saq_job.error))
+        await _fail(runtime, job_id, unfinished_job_error(saq_job.status, saq_job.error))
 
 
 class ExpectedFailureLog(logging.Filter):

@@ -31,6 +31,7 @@ class LedgerLine(msgspec.Struct, frozen=True, kw_only=True):
     per: int
     cost_usd: Decimal
     estimated: bool = False   # the provider did not report this quantity; the catalog's estimate was used
+    model: str | None = None  # the model that served this line, when a row mixes models (a job's pieces)
 
 
 class LedgerAttempt(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,8 +1,12 @@
-"""Provider adapters: one module per provider behind the small `Adapter` protocol."""
+"""Provider adapters: one module per provider behind the small `Adapter` protocol.
 
-from .base import Adapter, AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
-from .registry import ADAPTERS, build_adapter
+HTTP providers are pure translators (`openai.py`, `siliconflow.py`) over one shared runner
+(`runner.py`: I/O, deadlines, status and content-type checks, bounded bodies, redaction)."""
+
+from .base import Adapter, AudioStream, SpeechCall, TranscriptionCall, TranscriptionResult
+from .failures import FailureKind, UpstreamFailure
+from .registry import ADAPTERS, ClosableAdapter, build_adapter, unavailable_reason
 from .upstream import Upstream
 
-__all__ = ["Adapter", "AudioStream", "SpeechCall", "TranscriptionCall", "UpstreamFailure", "ADAPTERS",
-           "build_adapter", "Upstream"]
+__all__ = ["Adapter", "AudioStream", "ClosableAdapter", "FailureKind", "SpeechCall", "TranscriptionCall",
+           "TranscriptionResult", "UpstreamFailure", "ADAPTERS", "build_adapter", "unavailable_reason", "Upstream"]

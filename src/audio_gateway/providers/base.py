@@ -1,30 +1,34 @@
-"""What every provider adapter takes and returns, and how it fails.
+"""What every provider adapter takes and returns.
 
-An adapter is bound to one provider's `Upstream` (its pooled transport, URL, key, timeouts).
-It translates the gateway's neutral calls into the provider's wire format and
-maps the provider's own error bodies onto `UpstreamFailure`; routing decides
-what a failure means (fall back or not), never the adapter.
+An adapter serves one provider. The gateway hands it a call already re-mapped for one target (upstream
+model name, native voice, the options that target honours) and gets back typed results: an audio
+stream whose first chunk has arrived, or a transcript, each with the usage the provider reported.
+HTTP providers are `runner.HttpAdapter` over a pure `Translator`; the local engines implement the
+protocol directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Literal, Protocol
 
 import msgspec
 
 from ..audio.transcript import Transcript
+from ..billing.usage import Usage
+from .failures import FailureKind, UpstreamFailure
 
 __all__ = [
-    "SpeechCall", "TranscriptionCall", "AudioStream", "UpstreamFailure", "FailureKind", "Adapter",
+    "SpeechCall", "TranscriptionCall", "TranscriptionResult", "AudioStream", "Adapter", "UpstreamFailure",
+    "FailureKind",
 ]
-
-# busy: no connection to the provider was free within connect_seconds (our own bound, not the provider's fault)
-FailureKind = Literal["connect", "timeout", "status", "malformed", "busy"]
 
 
 class SpeechCall(msgspec.Struct, frozen=True, kw_only=True):
-    """A speech request already re-mapped for one target (upstream model, native voice)."""
+    """A speech request already re-mapped for one target.
+
+    `response_format` is the audio the client gets; `usage_stream` asks the provider for its event
+    stream (SSE) so that it reports usage, which the adapter unwraps back into plain audio."""
 
     upstream_model: str
     input: str
@@ -32,7 +36,7 @@ class SpeechCall(msgspec.Struct, frozen=True, kw_only=True):
     response_format: str
     speed: float | None = None
     instructions: str | None = None
-    stream_format: str = "audio"
+    usage_stream: bool = False
 
 
 class TranscriptionCall(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,33 +53,20 @@ class TranscriptionCall(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float | None = None
     timestamp_granularities: tuple[str, ...] = ()
     upstream_response_format: str = "json"
+    include: tuple[str, ...] = ()
 
 
-class UpstreamFailure(Exception):
-    """One attempt at one provider failed. `status` is the upstream HTTP status when there was one."""
-
-    def __init__(self, kind: FailureKind, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, param: str | None = None, code: str | None = None,
-                 error_type: str | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
-        self.param = param
-        self.code = code
-        self.error_type = error_type
-
-    def describe(self) -> str:
-        return f"HTTP {self.status}: {self.message}" if self.status else f"{self.kind}: {self.message}"
+class TranscriptionResult(msgspec.Struct, frozen=True):
+    transcript: Transcript
+    usage: Usage = Usage()      # what the provider reported (empty when it reports nothing)
 
 
 class AudioStream:
-    """An upstream audio response whose first chunk has already arrived.
+    """An upstream audio response whose first chunk has already arrived; always plain audio bytes.
 
-    Routing commits to a target only once `first_chunk` is in hand, so a provider
-    that fails before its first byte is still invisible to the client.
-    """
+    Routing commits to a target only once `first_chunk` is in hand, so a provider that fails before
+    its first byte is still invisible to the client. `usage` holds the provider's report once the
+    stream has ended (None if it never reported)."""
 
     def __init__(self, content_type: str, first_chunk: bytes, rest: AsyncIterator[bytes],
                  close: Callable[[], Awaitable[None]]):
@@ -83,8 +74,10 @@ class AudioStream:
         self.first_chunk = first_chunk
         self._rest = rest
         self._close = close
-        self.usage: dict[str, Any] | None = None   # set by adapters that see usage in the stream (SSE)
+        self.usage: Usage | None = None
         self.bytes_sent = 0
+        self.completed = False   # the provider sent its whole answer
+        self.ended = False       # over, however: completed, cut by the provider, or abandoned by the client
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -94,11 +87,14 @@ class AudioStream:
             async for chunk in self._rest:
                 self.bytes_sent += len(chunk)
                 yield chunk
+            self.completed = True
         finally:
             await self.aclose()
 
     async def aclose(self) -> None:
-        await self._close()
+        if not self.ended:
+            self.ended = True
+            await self._close()
 
     async def read_all(self) -> bytes:
         """For jobs: the whole audio in memory (pieces are provider-sized)."""
@@ -106,8 +102,8 @@ class AudioStream:
 
 
 class Adapter(Protocol):
-    """One provider's wire format. Implementations: `openai.OpenAIAdapter`, `siliconflow.SiliconFlowAdapter`."""
+    """One provider's way of serving calls. Raises `UpstreamFailure` for anything that went wrong."""
 
     async def speech(self, call: SpeechCall) -> AudioStream: ...
 
-    async def transcribe(self, call: TranscriptionCall) -> Transcript: ...
+    async def transcribe(self, call: TranscriptionCall) -> TranscriptionResult: ...

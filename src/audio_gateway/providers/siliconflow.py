@@ -1,79 +1,67 @@
-"""SiliconFlow adapter: OpenAI-like paths, but its own voices, fields and error bodies.
+"""SiliconFlow: OpenAI-like paths, but its own voices, fields and error bodies.
 
-Voices travel as `"<upstream model>:<name>"`; transcription takes only `file` and
-`model` and answers `{"text"}` alone, so timing comes from the gateway's probe.
-Errors are `{"code", "message", "data"}` JSON or plain text (`Invalid token`).
+Voices travel as `"<upstream model>:<name>"`; speech streams raw audio (no usage report), and WAV/PCM
+are asked for at 24 kHz, OpenAI's rate, so clients (and a job's stitched pieces) get the same audio
+whichever provider served. Transcription takes only `file` and `model` and answers `{"text"}` alone, so
+timing comes from the gateway's probe. Errors are `{"code", "message", "data"}` JSON or plain text
+(`Invalid token`, `404 page not found`).
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Any
+from typing import ClassVar
 
-import httpx
 import msgspec
 
-from ..audio.formats import speech_content_type
-from ..audio.transcript import Transcript, transcript_from_text
-from .base import AudioStream, SpeechCall, TranscriptionCall, UpstreamFailure
-from .redact import safe_message
-from .transport import open_stream, read_response, retry_after_seconds
-from .upstream import Upstream
+from ..audio.transcript import transcript_from_text
+from .base import SpeechCall, TranscriptionCall, TranscriptionResult
+from .translator import AudioDelta, AudioDone, Malformed, Multipart, ProviderError, UpstreamRequest
 
-__all__ = ["SiliconFlowAdapter", "map_siliconflow_error"]
+__all__ = ["SiliconFlowTranslator"]
+
+_PCM_RATE = 24000  # OpenAI's pcm is 24 kHz s16le mono; SiliconFlow's default would be 44.1 kHz
+_RATE_FORMATS = frozenset({"wav", "pcm"})
 
 
-def map_siliconflow_error(status: int, body: bytes, headers: httpx.Headers, *, api_key: str = "") -> UpstreamFailure:
-    text = body.decode("utf-8", "replace").strip()
-    message, code = text[:500] or f"HTTP {status}", None
-    try:
-        decoded = msgspec.json.decode(body)
+class _Text(msgspec.Struct):
+    text: str
+
+
+class SiliconFlowTranslator:
+    AUDIO_CONTENT_TYPES: ClassVar[tuple[str, ...]] = ("audio/", "application/octet-stream")
+
+    def speech_request(self, call: SpeechCall) -> UpstreamRequest:
+        voice = call.voice if isinstance(call.voice, str) else call.voice.get("id", "")
+        body: dict[str, object] = {"model": call.upstream_model, "input": call.input,
+                                   "voice": f"{call.upstream_model}:{voice}", "response_format": call.response_format,
+                                   "stream": True}
+        if call.response_format in _RATE_FORMATS:
+            body["sample_rate"] = _PCM_RATE
+        if call.speed is not None:
+            body["speed"] = call.speed
+        return UpstreamRequest(path="audio/speech", json=body)
+
+    def speech_event(self, data: bytes) -> AudioDelta | AudioDone | None:
+        raise Malformed("SiliconFlow speech has no event stream")
+
+    def transcription_request(self, call: TranscriptionCall) -> UpstreamRequest:
+        return UpstreamRequest(path="audio/transcriptions", multipart=Multipart(
+            fields={"model": call.upstream_model}, file_field="file", filename=call.filename, file=call.file,
+            content_type=call.content_type))
+
+    def transcription_result(self, call: TranscriptionCall, content_type: str, body: bytes) -> TranscriptionResult:
+        text = msgspec.json.decode(body, type=_Text).text
+        return TranscriptionResult(transcript_from_text(text.strip(), duration=call.duration, language=call.language,
+                                                        task=call.task))
+
+    def error(self, status: int, content_type: str, body: bytes) -> ProviderError:
+        text = body.decode("utf-8", "replace").strip()
+        message, code = text[:500] or f"HTTP {status}", None
+        try:
+            decoded = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            return ProviderError(message=message)
         if isinstance(decoded, dict):
             message = str(decoded.get("message") or message)
             code = None if decoded.get("code") is None else str(decoded["code"])
-    except msgspec.DecodeError:
-        pass
-    return UpstreamFailure("status", safe_message(status, message, api_key), status=status,
-                           retry_after=retry_after_seconds(headers), code=code)
-
-
-class SiliconFlowAdapter:
-    def __init__(self, upstream: Upstream):
-        self.upstream = upstream
-        self.provider = upstream.provider
-
-    async def speech(self, call: SpeechCall) -> AudioStream:
-        voice = call.voice if isinstance(call.voice, str) else call.voice.get("id", "")
-        body: dict[str, Any] = {
-            "model": call.upstream_model,
-            "input": call.input,
-            "voice": f"{call.upstream_model}:{voice}",
-            "response_format": call.response_format,
-            "stream": True,
-        }
-        if call.speed is not None:
-            body["speed"] = call.speed
-        request = self.upstream.request(
-            "POST", "audio/speech", content=msgspec.json.encode(body), headers={"Content-Type": "application/json"}
-        )
-        response, first, rest = await open_stream(self.upstream, request, partial(map_siliconflow_error, api_key=self.provider.api_key))
-        if not response.headers.get("content-type", "").startswith(("audio/", "application/octet-stream")):
-            await response.aclose()
-            raise UpstreamFailure("malformed", f"expected audio, got {response.headers.get('content-type')!r}")
-        return AudioStream(speech_content_type(call.response_format), first, rest, response.aclose)
-
-    async def transcribe(self, call: TranscriptionCall) -> Transcript:
-        call.file.seek(0)
-        response = await read_response(self.upstream, self.upstream.request(
-            "POST", "audio/transcriptions", data={"model": call.upstream_model},
-            files={"file": (call.filename, call.file, call.content_type)}))
-        if response.status_code >= 400:
-            raise map_siliconflow_error(response.status_code, response.content[:65536], response.headers,
-                                        api_key=self.provider.api_key)
-        try:
-            text = msgspec.json.decode(response.content)["text"]
-            if not isinstance(text, str):
-                raise TypeError("text is not a string")
-        except (msgspec.DecodeError, KeyError, TypeError) as exc:
-            raise UpstreamFailure("malformed", f"unreadable transcription response ({exc})") from None
-        return transcript_from_text(text.strip(), duration=call.duration, language=call.language, task=call.task)
+        return ProviderError(message=message, code=code)

@@ -1,4 +1,4 @@
-"""HTTP mechanics shared by every adapter: deadlines, transport errors, bounded error bodies.
+"""HTTP mechanics under `runner.HttpAdapter`: deadlines, transport errors, bounded bodies, Retry-After.
 
 `map_transport_errors()` is the single place where httpx exceptions become
 `UpstreamFailure`, the way httpx itself maps httpcore's.
@@ -9,18 +9,15 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import httpx
 
 from ..catalog.model import Provider
-from .base import UpstreamFailure
-from .upstream import Upstream
+from .failures import FailureKind, UpstreamFailure
 
-__all__ = ["map_transport_errors", "open_stream", "read_error_body", "retry_after_seconds", "read_response"]
-
-MAX_ERROR_BODY = 64 * 1024
+__all__ = ["map_transport_errors", "retry_after_seconds", "read_bounded", "first_byte_deadline", "guarded"]
 
 
 @contextmanager
@@ -30,11 +27,11 @@ def map_transport_errors(provider: Provider) -> Iterator[None]:
     except UpstreamFailure:
         raise
     except httpx.PoolTimeout:
-        raise UpstreamFailure("busy", f"all {provider.max_connections} connections to {provider.name} are in use") from None
+        raise UpstreamFailure(FailureKind.BUSY, f"all {provider.max_connections} connections to {provider.name} are in use") from None
     except (TimeoutError, httpx.TimeoutException) as exc:
-        raise UpstreamFailure("timeout", f"{provider.name} did not answer in time ({type(exc).__name__})") from None
+        raise UpstreamFailure(FailureKind.TIMEOUT, f"{provider.name} did not answer in time ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
-        raise UpstreamFailure("connect", f"{provider.name} connection failed ({type(exc).__name__})") from None
+        raise UpstreamFailure(FailureKind.CONNECT, f"{provider.name} connection failed ({type(exc).__name__})") from None
 
 
 def retry_after_seconds(headers: httpx.Headers) -> float | None:
@@ -54,14 +51,19 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-async def read_error_body(response: httpx.Response) -> bytes:
-    """At most 64 KiB of an error body: a broken provider cannot make us buffer without bound."""
+async def read_bounded(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+    """At most `limit` bytes of a body: a broken provider cannot make us buffer without bound.
+
+    `truncate` keeps the first `limit` bytes (an error body, read for its message); otherwise a longer
+    body is malformed (a transcript that size is not a transcript)."""
     body = bytearray()
     async for chunk in response.aiter_raw():
         body += chunk
-        if len(body) >= MAX_ERROR_BODY:
-            break
-    return bytes(body[:MAX_ERROR_BODY])
+        if len(body) > limit:
+            if truncate:
+                break
+            raise UpstreamFailure(FailureKind.MALFORMED, f"the answer is larger than {limit} bytes")
+    return bytes(body[:limit])
 
 
 @asynccontextmanager
@@ -72,44 +74,8 @@ async def first_byte_deadline(provider: Provider) -> AsyncIterator[None]:
             yield
 
 
-async def open_stream(
-    upstream: Upstream,
-    request: httpx.Request,
-    map_error: Callable[[int, bytes, httpx.Headers], UpstreamFailure],
-) -> tuple[httpx.Response, bytes, AsyncIterator[bytes]]:
-    """Send, check the status and read the first chunk within the first-byte deadline.
-
-    On success the caller owns `response` (and must close it); on failure it is closed here.
-    """
-    provider = upstream.provider
-    response: httpx.Response | None = None
-    try:
-        async with first_byte_deadline(provider):
-            response = await upstream.send(request)
-            if response.status_code >= 400:
-                body = await read_error_body(response)
-                raise map_error(response.status_code, body, response.headers)
-            chunks = response.aiter_raw()
-            first = await anext(chunks, b"")
-        return response, first, _guarded(chunks, provider)
-    except BaseException:
-        if response is not None:
-            await response.aclose()
-        raise
-
-
-async def read_response(upstream: Upstream, request: httpx.Request) -> httpx.Response:
-    """Send and read the whole (JSON-sized) reply, all within the first-byte deadline."""
-    async with first_byte_deadline(upstream.provider):
-        response = await upstream.send(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-    return response
-
-
-async def _guarded(chunks: AsyncIterator[bytes], provider: Provider) -> AsyncIterator[bytes]:
+async def guarded(chunks: AsyncIterator[bytes], provider: Provider) -> AsyncIterator[bytes]:
+    """A body stream whose transport errors become `UpstreamFailure`s (a cut mid-stream says so)."""
     with map_transport_errors(provider):
         async for chunk in chunks:
             yield chunk

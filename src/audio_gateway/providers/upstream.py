@@ -4,7 +4,7 @@ Requests are httpx `Request`s handed straight to the transport. `httpx.AsyncClie
 URL merging, a cookie jar, redirect and auth flows and event hooks on every call, none of which
 a fixed upstream uses, and under load they were about 14 % of the gateway's CPU
 (benchmarks/RESULTS.md). What the client did that matters is done here once: absolute URLs,
-the Authorization header, and the `timeout` extension the transport reads.
+the provider's auth header (`auth.py`), and the `timeout` extension the transport reads.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import httpx
 
 from ..catalog.model import Provider
 from .aiohttp_transport import AiohttpTransport
+from .auth import auth_headers
 
 __all__ = ["Upstream"]
 
@@ -25,7 +26,7 @@ class Upstream:
         self.provider = provider
         self._base = provider.base_url.rstrip("/") + "/"
         self._urls: dict[str, httpx.URL] = {}
-        self._auth = {"Authorization": f"Bearer {provider.api_key}"} if provider.api_key else {}
+        self._auth = auth_headers(provider)
         self._timeout = {"connect": t.connect_seconds, "read": t.read_seconds, "write": t.read_seconds,
                          "pool": t.connect_seconds}
         self._transport = AiohttpTransport(provider.max_connections)

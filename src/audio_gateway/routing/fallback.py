@@ -10,34 +10,56 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 import msgspec
 
 from ..catalog.model import Target
 from ..errors import UpstreamClientError, UpstreamUnavailable
-from ..providers.base import UpstreamFailure
+from ..providers.failures import FailureKind, UpstreamFailure
 from .breaker import Breaker, Breakers
 from .policy import counts_against_provider, falls_back
 
-__all__ = ["Attempt", "Served", "serve_first", "Unsuitable"]
+__all__ = ["Attempt", "Outcome", "Served", "serve_first", "Unsuitable"]
 
 T = TypeVar("T")
+
+
+class Outcome(StrEnum):
+    """What became of one target. The failure kinds of `UpstreamFailure`, plus skips, deadline and success."""
+
+    OK = "ok"
+    NOT_CONFIGURED = "not_configured"   # skipped: no key, engine missing
+    CIRCUIT_OPEN = "circuit_open"       # skipped: its breaker is open
+    UNSUPPORTED = "unsupported"         # skipped: cannot honour this request
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    STATUS = "status"
+    MALFORMED = "malformed"
+    BUSY = "busy"
+    DEADLINE = "deadline"               # the request's own deadline cut it off
+
+    @classmethod
+    def of(cls, kind: FailureKind) -> "Outcome":
+        return cls(str(kind))
+
+
+_SKIPPED = frozenset({Outcome.NOT_CONFIGURED, Outcome.CIRCUIT_OPEN, Outcome.UNSUPPORTED})
 
 
 class Attempt(msgspec.Struct, frozen=True):
     provider: str
     model: str
-    # ok | not_configured | circuit_open | unsupported | timeout | connect | status | malformed | busy | deadline
-    outcome: str
+    outcome: Outcome
     reason: str = ""
     status: int | None = None
 
     @property
     def reached_provider(self) -> bool:
         """False for targets skipped without a call (no key, circuit open, cannot honour the request)."""
-        return self.outcome not in ("not_configured", "circuit_open", "unsupported")
+        return self.outcome not in _SKIPPED
 
 
 class Unsuitable(Exception):
@@ -55,49 +77,54 @@ def _exhausted(attempts: list[Attempt], breakers: Breakers, deadline: float | No
     or the request deadline passed; 429 when every provider tried was at its connection limit."""
     tried = [a for a in attempts if a.reached_provider]
     listing = [msgspec.structs.asdict(a) for a in attempts]
+    every = tuple(attempts)
     summary = "; ".join(f"{a.model} via {a.provider}: {a.reason}" for a in attempts)
-    if any(a.outcome == "deadline" for a in attempts):
+    if any(a.outcome == Outcome.DEADLINE for a in attempts):
         return UpstreamUnavailable(504, f"No provider answered within the request deadline of {deadline:g} s "
-                                        f"({summary}).", code="deadline_exceeded", attempts=listing)
+                                        f"({summary}).", code="deadline_exceeded", attempts=listing, tried=every)
     if not tried:
-        open_for = [breakers[a.provider].retry_in() for a in attempts if a.outcome == "circuit_open"]
+        open_for = [breakers[a.provider].retry_in() for a in attempts if a.outcome == Outcome.CIRCUIT_OPEN]
         headers = {"retry-after": str(max(1, math.ceil(min(open_for))))} if open_for else None
         return UpstreamUnavailable(503, f"No provider is available for this request ({summary}).",
-                                   code="no_provider_available", attempts=listing, headers=headers)
-    if all(a.outcome == "busy" for a in tried):
+                                   code="no_provider_available", attempts=listing, headers=headers, tried=every)
+    if all(a.outcome == Outcome.BUSY for a in tried):
         return UpstreamUnavailable(429, f"Every provider is at its connection limit; retry shortly ({summary}).",
-                                   code="upstream_capacity_exhausted", attempts=listing, headers={"retry-after": "1"})
-    if all(a.outcome == "timeout" for a in tried):
-        return UpstreamUnavailable(504, f"Every provider timed out ({summary}).", code="upstream_timeout", attempts=listing)
-    return UpstreamUnavailable(502, f"Every provider failed ({summary}).", code="upstream_failed", attempts=listing)
+                                   code="upstream_capacity_exhausted", attempts=listing, headers={"retry-after": "1"}, tried=every)
+    if all(a.outcome == Outcome.TIMEOUT for a in tried):
+        return UpstreamUnavailable(504, f"Every provider timed out ({summary}).", code="upstream_timeout", attempts=listing, tried=every)
+    return UpstreamUnavailable(502, f"Every provider failed ({summary}).", code="upstream_failed", attempts=listing, tried=every)
 
 
 def _record(breaker: Breaker, failure: UpstreamFailure) -> None:
     if counts_against_provider(failure):
         breaker.failed(failure.describe(), failure.retry_after if failure.status == 429 else None)
-    elif failure.kind == "status":
+    elif failure.kind == FailureKind.STATUS:
         breaker.succeeded()  # it answered: the refusal was about the input, the provider is up
     else:
         breaker.released()
 
 
 async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], Awaitable[T]], *,
-                      breakers: Breakers, deadline: float | None = None) -> Served[T]:
+                      breakers: Breakers, deadline: float | None = None,
+                      unavailable: Mapping[str, str] | None = None) -> Served[T]:
     """Run `attempt` on each target in order; return the first success or raise the right error.
 
-    Targets whose breaker is open are skipped without a call. `deadline` (seconds) bounds the whole
-    chain: when it passes, the running attempt is cancelled and no further target is tried.
+    Providers in `unavailable` (name → why: no key, engine missing) and targets whose breaker is open
+    are skipped without a call. `deadline` (seconds) bounds the whole chain: when it passes, the running
+    attempt is cancelled and no further target is tried.
     """
     attempts: list[Attempt] = []
+    unavailable = unavailable or {}
     expires = None if deadline is None else asyncio.get_running_loop().time() + deadline
     for target in targets:
         provider, model = target.provider.name, target.model.id
-        if not target.provider.configured:
-            attempts.append(Attempt(provider, model, "not_configured", "no API key configured"))
+        reason = unavailable.get(provider)
+        if reason is not None:
+            attempts.append(Attempt(provider, model, Outcome.NOT_CONFIGURED, reason))
             continue
         breaker = breakers[provider]
         if not breaker.admit():
-            attempts.append(Attempt(provider, model, "circuit_open",
+            attempts.append(Attempt(provider, model, Outcome.CIRCUIT_OPEN,
                                     f"circuit open after repeated failures (next probe in {breaker.retry_in():.1f} s)"))
             continue
         cutoff = asyncio.timeout_at(expires)
@@ -106,27 +133,27 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
                 value = await attempt(target)
         except Unsuitable as exc:
             breaker.released()
-            attempts.append(Attempt(provider, model, "unsupported", str(exc)))
+            attempts.append(Attempt(provider, model, Outcome.UNSUPPORTED, str(exc)))
             continue
         except UpstreamFailure as failure:
             _record(breaker, failure)
-            attempts.append(Attempt(provider, model, failure.kind, failure.describe(), failure.status))
+            attempts.append(Attempt(provider, model, Outcome.of(failure.kind), failure.describe(), failure.status))
             if not falls_back(failure):
                 raise UpstreamClientError(
                     failure.status or 400, failure.message, param=failure.param, code=failure.code,
-                    type_=failure.error_type,
+                    type_=failure.error_type, tried=tuple(attempts),
                 ) from None
             continue
         except TimeoutError:
             breaker.released()  # our deadline, not the provider's own timeout: no verdict on it
             if not cutoff.expired():
                 raise
-            attempts.append(Attempt(provider, model, "deadline", f"cut off by the request deadline of {deadline:g} s"))
+            attempts.append(Attempt(provider, model, Outcome.DEADLINE, f"cut off by the request deadline of {deadline:g} s"))
             break
         except BaseException:
             breaker.released()
             raise
         breaker.succeeded()
-        attempts.append(Attempt(provider, model, "ok"))
+        attempts.append(Attempt(provider, model, Outcome.OK))
         return Served(value=value, target=target, attempts=tuple(attempts))
     raise _exhausted(attempts, breakers, deadline)

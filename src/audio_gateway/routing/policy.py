@@ -12,7 +12,7 @@ missing says nothing about the others) and `busy` (our own connection limit).
 
 from __future__ import annotations
 
-from ..providers.base import UpstreamFailure
+from ..providers.failures import FailureKind, UpstreamFailure
 
 __all__ = ["falls_back", "counts_against_provider", "RETRYABLE_STATUSES", "PROVIDER_FAULT_STATUSES"]
 
@@ -21,12 +21,12 @@ PROVIDER_FAULT_STATUSES = frozenset({401, 403, 404})
 
 
 def falls_back(failure: UpstreamFailure) -> bool:
-    if failure.kind != "status" or failure.status is None:
+    if failure.kind != FailureKind.STATUS or failure.status is None:
         return True
     return failure.status >= 500 or failure.status in RETRYABLE_STATUSES or failure.status in PROVIDER_FAULT_STATUSES
 
 
 def counts_against_provider(failure: UpstreamFailure) -> bool:
-    if failure.kind == "busy":
+    if failure.kind == FailureKind.BUSY:
         return False
     return falls_back(failure) and failure.status != 404

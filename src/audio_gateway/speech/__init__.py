@@ -1,6 +1,6 @@
 """Text-to-speech: request validation, voice mapping, and re-mapping per target."""
 
-from .request import SpeechRequest, VoiceRef, speech_call_for, validate_speech
+from .request import Mismatch, SpeechRequest, VoiceRef, speech_call_for, speech_mismatches, validate_speech, wants_usage_stream
 from .voices import UnknownVoice, resolve_voice
 
-__all__ = ["SpeechRequest", "VoiceRef", "speech_call_for", "validate_speech", "UnknownVoice", "resolve_voice"]
+__all__ = ["Mismatch", "SpeechRequest", "VoiceRef", "speech_call_for", "speech_mismatches", "validate_speech", "wants_usage_stream", "UnknownVoice", "resolve_voice"]

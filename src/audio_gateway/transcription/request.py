@@ -1,4 +1,10 @@
-"""The transcription/translation form, checked against the model before any upstream call."""
+"""The transcription/translation form, and the one capability check every target goes through.
+
+`transcription_mismatches` lists what an STT model cannot do for a request; the model the client named
+turns its first mismatch into a 400 before any upstream call, a fallback target with any mismatch is
+skipped as unsuitable. Form-level rules that hold for every model (granularities need verbose_json) are
+checked once in `parse_transcription_fields`.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from ..providers.base import TranscriptionCall
 from ..routing import Unsuitable
 from .upload import Upload
 
-__all__ = ["TranscriptionRequest", "parse_transcription_form", "parse_transcription_fields", "validate_transcription", "transcription_call_for"]
+__all__ = ["TranscriptionRequest", "Mismatch", "parse_transcription_form", "parse_transcription_fields",
+           "transcription_mismatches", "validate_transcription", "check_duration", "transcription_call_for"]
 
 Task = Literal["transcribe", "translate"]
 _KNOWN_FORMATS = (*RESPONSE_FORMATS, "diarized_json")
@@ -30,6 +37,12 @@ class TranscriptionRequest(msgspec.Struct, frozen=True, kw_only=True):
     timestamp_granularities: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     stream: bool = False
+
+
+class Mismatch(msgspec.Struct, frozen=True):
+    param: str
+    code: str
+    message: str
 
 
 def _bool(value: str | None, param: str) -> bool:
@@ -57,15 +70,14 @@ def parse_transcription_fields(upload: Upload, task: Task) -> TranscriptionReque
         raise InvalidRequest(f"`response_format` must be one of {list(_KNOWN_FORMATS)}.",
                              param="response_format", code="invalid_value")
     temperature = upload.first("temperature")
+    temperature_value: float | None = None
     if temperature is not None and temperature.strip():
         try:
-            temperature_value: float | None = float(temperature)
+            temperature_value = float(temperature)
         except ValueError:
             raise InvalidRequest("`temperature` must be a number.", param="temperature", code="invalid_value") from None
         if not math.isfinite(temperature_value) or not 0 <= temperature_value <= 1:
             raise InvalidRequest("`temperature` must be between 0 and 1.", param="temperature", code="invalid_value")
-    else:
-        temperature_value = None
     language = (upload.first("language") or "").strip() or None
     if language is not None and task == "translate":
         raise InvalidRequest("Translations are always into English; omit `language`.", param="language")
@@ -77,6 +89,9 @@ def parse_transcription_fields(upload: Upload, task: Task) -> TranscriptionReque
         if granularity not in ("word", "segment"):
             raise InvalidRequest("`timestamp_granularities[]` accepts `word` and `segment`.",
                                  param="timestamp_granularities", code="invalid_value")
+    if granularities and response_format != "verbose_json":
+        raise InvalidRequest("`timestamp_granularities[]` requires `response_format` verbose_json.",
+                             param="timestamp_granularities", code="invalid_value")
     return TranscriptionRequest(
         model=model, task=task, response_format=response_format,
         language=language_code(language) if language else None,
@@ -87,61 +102,73 @@ def parse_transcription_fields(upload: Upload, task: Task) -> TranscriptionReque
     )
 
 
-def validate_transcription(request: TranscriptionRequest, route: Route, upload: Upload) -> None:
+def transcription_mismatches(request: TranscriptionRequest, model: SttModel, *, file_bytes: int,
+                             duration: float | None) -> list[Mismatch]:
+    """What `model` cannot do for this request; `duration` None means "not probed yet"."""
+    caps = model.capabilities
+    found = []
+    if request.task == "translate" and not caps.translation:
+        found.append(Mismatch("model", "model_not_supported",
+                              f"{model.id} cannot translate; use a model whose catalog entry allows translation."))
+    if request.response_format not in caps.response_formats:
+        found.append(Mismatch("response_format", "unsupported_value",
+                              f"{model.id} cannot return {request.response_format!r}; choose one of "
+                              f"{list(caps.response_formats)}."))
+    unsupported = [g for g in request.timestamp_granularities if g not in caps.timestamp_granularities]
+    if unsupported:
+        found.append(Mismatch("timestamp_granularities", "unsupported_value",
+                              f"{model.id} does not provide {unsupported[0]} timestamps."))
+    if request.include:
+        found.append(Mismatch("include", "unsupported_parameter",
+                              f"{model.id} does not support `include[]` ({', '.join(request.include)})."))
+    if request.stream and not caps.streaming:
+        found.append(Mismatch("stream", "unsupported_value", f"{model.id} does not support `stream: true`."))
+    if file_bytes > caps.max_upload_bytes:
+        found.append(Mismatch("file", "file_too_large", f"{model.id} accepts files up to {caps.max_upload_bytes} bytes."))
+    limit = caps.max_duration_seconds
+    if duration is not None and limit is not None and duration > limit:
+        found.append(Mismatch("file", "audio_too_long",
+                              f"The audio is {duration:.0f} s long; {model.id} accepts at most {limit:.0f} s."))
+    return found
+
+
+def _stt_model(request: TranscriptionRequest, route: Route) -> SttModel:
     model = route.model
     if not isinstance(model, SttModel):
         raise InvalidRequest(f"Model {request.model!r} is a {model.kind} model; use it with /v1/audio/speech.",
                              param="model", code="model_not_supported")
-    caps = model.capabilities
-    if request.task == "translate" and not caps.translation:
-        raise InvalidRequest(f"{model.id} cannot translate; use a model whose catalog entry allows translation.",
-                             param="model", code="model_not_supported")
-    if request.response_format not in caps.response_formats:
-        raise InvalidRequest(f"{model.id} cannot return {request.response_format!r}; choose one of {list(caps.response_formats)}.",
-                             param="response_format", code="unsupported_value")
-    if request.timestamp_granularities and request.response_format != "verbose_json":
-        raise InvalidRequest("`timestamp_granularities[]` requires `response_format` verbose_json.",
-                             param="timestamp_granularities", code="invalid_value")
-    unsupported = [g for g in request.timestamp_granularities if g not in caps.timestamp_granularities]
-    if unsupported:
-        raise InvalidRequest(f"{model.id} does not provide {unsupported[0]} timestamps.",
-                             param="timestamp_granularities", code="unsupported_value")
-    if request.include:
-        raise InvalidRequest(f"{model.id} does not support `include[]` ({', '.join(request.include)}).",
-                             param="include", code="unsupported_parameter")
-    if request.stream and not caps.streaming:
-        raise InvalidRequest(f"{model.id} does not support `stream: true`.", param="stream", code="unsupported_value")
-    if upload.file_bytes > caps.max_upload_bytes:
-        raise InvalidRequest(f"{model.id} accepts files up to {caps.max_upload_bytes} bytes.", param="file",
-                             code="file_too_large")
+    return model
+
+
+def validate_transcription(request: TranscriptionRequest, route: Route, upload: Upload) -> None:
+    """Before probing: the named model's mismatches are 400s naming the param."""
+    model = _stt_model(request, route)
+    for mismatch in transcription_mismatches(request, model, file_bytes=upload.file_bytes, duration=None)[:1]:
+        raise InvalidRequest(mismatch.message, param=mismatch.param, code=mismatch.code)
 
 
 def check_duration(info: AudioInfo, route: Route) -> None:
-    limit = route.model.capabilities.max_duration_seconds
+    """After probing: the named model's duration limit."""
+    model = route.model
+    assert isinstance(model, SttModel)
+    limit = model.capabilities.max_duration_seconds
     if limit is not None and info.duration > limit:
-        raise InvalidRequest(f"The audio is {info.duration:.0f} s long; {route.model.id} accepts at most {limit:.0f} s.",
+        raise InvalidRequest(f"The audio is {info.duration:.0f} s long; {model.id} accepts at most {limit:.0f} s.",
                              param="file", code="audio_too_long")
 
 
 def transcription_call_for(request: TranscriptionRequest, target: Target, upload: Upload, info: AudioInfo) -> TranscriptionCall:
     """Re-map for one target; a fallback that cannot honour the request is skipped, not half-served."""
     model = target.model
-    assert isinstance(model, SttModel)
-    caps = model.capabilities
-    if request.task == "translate" and not caps.translation:
-        raise Unsuitable("cannot translate")
-    if request.response_format not in caps.response_formats:
-        raise Unsuitable(f"cannot return {request.response_format}")
-    if any(g not in caps.timestamp_granularities for g in request.timestamp_granularities):
-        raise Unsuitable("no word timestamps")
-    if upload.file_bytes > caps.max_upload_bytes:
-        raise Unsuitable("file too large")
-    if caps.max_duration_seconds is not None and info.duration > caps.max_duration_seconds:
-        raise Unsuitable("audio too long")
+    assert isinstance(model, SttModel) and upload.file is not None
+    mismatches = transcription_mismatches(request, model, file_bytes=upload.file_bytes, duration=info.duration)
+    if mismatches:
+        raise Unsuitable(mismatches[0].message)
     return TranscriptionCall(
         upstream_model=model.upstream_model, task=request.task, file=upload.file, filename=upload.filename,
         content_type=upload.content_type, duration=info.duration, language=request.language,
         prompt=request.prompt, temperature=request.temperature,
         timestamp_granularities=request.timestamp_granularities,
-        upstream_response_format=caps.upstream_response_format,
+        upstream_response_format=model.capabilities.upstream_response_format,
+        include=request.include,
     )

@@ -1,0 +1,149 @@
+"""`HttpAdapter`: the one place HTTP providers are talked to; translators only translate.
+
+Everything every HTTP provider needs is done here, once: the request is built from the translator's
+`UpstreamRequest` (auth and timeouts come with `Upstream`), sent within the first-byte deadline, an
+error status becomes an `UpstreamFailure` carrying the provider's own fields with its message redacted,
+a success is checked for the content type the wire format promises, bodies are bounded (64 KiB of an
+error, 16 MiB of a transcript), and an event-stream speech answer is unwrapped into plain audio while
+its usage report is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+
+from ..audio.formats import speech_content_type
+from .base import AudioStream, SpeechCall, TranscriptionCall, TranscriptionResult
+from .failures import FailureKind, UpstreamFailure
+from .redact import safe_message
+from .sse import SseParser
+from .transport import first_byte_deadline, guarded, read_bounded, retry_after_seconds
+from .translator import AudioDelta, AudioDone, Malformed, Translator, UpstreamRequest
+from .upstream import Upstream
+
+__all__ = ["HttpAdapter", "MAX_ERROR_BODY", "MAX_RESULT_BODY"]
+
+MAX_ERROR_BODY = 64 * 1024
+MAX_RESULT_BODY = 16 * 1024 * 1024
+_EVENT_STREAM = "text/event-stream"
+
+
+class HttpAdapter:
+    def __init__(self, upstream: Upstream, translator: Translator):
+        self.upstream = upstream
+        self.translator = translator
+        self.provider = upstream.provider
+
+    # -- requests -------------------------------------------------------------------------------------
+
+    def _http_request(self, request: UpstreamRequest) -> httpx.Request:
+        if request.multipart is not None:
+            form = request.multipart
+            form.file.seek(0)
+            return self.upstream.request(request.method, request.path, data=form.fields,
+                                         files={form.file_field: (form.filename, form.file, form.content_type)})
+        return self.upstream.request(request.method, request.path, content=msgspec.json.encode(request.json),
+                                     headers={"Content-Type": "application/json"})
+
+    def _failure(self, response: httpx.Response, body: bytes) -> UpstreamFailure:
+        content_type = response.headers.get("content-type", "")
+        error = self.translator.error(response.status_code, content_type, body)
+        return UpstreamFailure(
+            FailureKind.STATUS, safe_message(response.status_code, error.message, self.provider.api_key),
+            status=response.status_code, retry_after=retry_after_seconds(response.headers), param=error.param,
+            code=error.code, error_type=error.type)
+
+    # -- speech ---------------------------------------------------------------------------------------
+
+    async def speech(self, call: SpeechCall) -> AudioStream:
+        request = self._http_request(self.translator.speech_request(call))
+        response: httpx.Response | None = None
+        try:
+            async with first_byte_deadline(self.provider):
+                response = await self.upstream.send(request)
+                if response.status_code >= 400:
+                    raise self._failure(response, await read_bounded(response, MAX_ERROR_BODY, truncate=True))
+                content_type = response.headers.get("content-type", "")
+                chunks: AsyncIterator[bytes] = guarded(response.aiter_raw(), self.provider)
+                if call.usage_stream:
+                    if not content_type.startswith(_EVENT_STREAM):
+                        raise UpstreamFailure(FailureKind.MALFORMED, f"expected an event stream, got {content_type!r}")
+                    events = _SpeechEvents(self.translator)
+                    chunks = events.audio(chunks)
+                elif not content_type.startswith(self.translator.AUDIO_CONTENT_TYPES):
+                    raise UpstreamFailure(FailureKind.MALFORMED, f"expected audio, got {content_type!r}")
+                first = await anext(chunks, b"")
+                if not first:
+                    raise UpstreamFailure(FailureKind.MALFORMED, "the provider sent no audio")
+        except BaseException:
+            if response is not None:
+                await response.aclose()
+            raise
+        stream = AudioStream(speech_content_type(call.response_format), first, chunks, response.aclose)
+        if call.usage_stream:
+            events.report_to(stream)
+        return stream
+
+    # -- transcription --------------------------------------------------------------------------------
+
+    async def transcribe(self, call: TranscriptionCall) -> TranscriptionResult:
+        request = self._http_request(self.translator.transcription_request(call))
+        async with first_byte_deadline(self.provider):
+            response = await self.upstream.send(request)
+            try:
+                if response.status_code >= 400:
+                    raise self._failure(response, await read_bounded(response, MAX_ERROR_BODY, truncate=True))
+                body = await read_bounded(response, MAX_RESULT_BODY)
+            finally:
+                await response.aclose()
+        try:
+            return self.translator.transcription_result(call, response.headers.get("content-type", ""), body)
+        except (Malformed, msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise UpstreamFailure(FailureKind.MALFORMED, f"unreadable transcription response ({exc})") from None
+
+
+class _SpeechEvents:
+    """Unwraps a speech event stream into audio bytes, keeping the usage report for the stream."""
+
+    def __init__(self, translator: Translator):
+        self._translator = translator
+        self._stream: AudioStream | None = None
+        self._usage: Any = None
+
+    def report_to(self, stream: AudioStream) -> None:
+        self._stream = stream
+        stream.usage = self._usage  # a short answer may have finished inside the first chunk
+
+    def _keep(self, usage: Any) -> None:
+        self._usage = usage
+        if self._stream is not None:
+            self._stream.usage = usage
+
+    async def audio(self, raw: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        parser = SseParser()
+        async for chunk in raw:
+            for data in parser.feed(chunk):
+                audio = self._read(data)
+                if audio:
+                    yield audio
+        for data in parser.close():
+            audio = self._read(data)
+            if audio:
+                yield audio
+
+    def _read(self, data: bytes) -> bytes:
+        if data.strip() == b"[DONE]":
+            return b""
+        try:
+            event = self._translator.speech_event(data)
+        except (Malformed, msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            raise UpstreamFailure(FailureKind.MALFORMED, f"unreadable speech event ({exc})") from None
+        if isinstance(event, AudioDelta):
+            return event.audio
+        if isinstance(event, AudioDone):
+            self._keep(event.usage)
+        return b""
