@@ -78,7 +78,7 @@ class Service:
             except ProcessLookupError:
                 pass
 
-    def __enter__(self) -> "Service":
+    def __enter__(self) -> Service:
         return self
 
     def __exit__(self, *exc: object) -> None:

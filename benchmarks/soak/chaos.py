@@ -15,8 +15,7 @@ import time
 from collections import Counter
 
 import msgspec
-
-from tests.fakes import Fault, FakeProvider
+from tests.fakes import FakeProvider, Fault
 
 from .stack import Workers
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import msgspec
-
 from tests.fakes import synthesize
 
 __all__ = ["Call", "Upload", "plan", "LATEST_JOB"]

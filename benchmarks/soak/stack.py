@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-
 from tests.fakes import FakeOpenAI, FakeSiliconFlow
 from tests.support.services import MotoS3Server, RedisServer, WorkerProcess, free_port
 

@@ -85,7 +85,7 @@ class Gateway:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, plan: Plan, *, deadline: float | None = None) -> AsyncIterator["Gateway"]:
+    async def running(cls, plan: Plan, *, deadline: float | None = None) -> AsyncIterator[Gateway]:
         adapters = {name: build_adapter(provider) for name, provider in plan.providers.items()}
         unavailable = {name: reason for name, provider in plan.providers.items()
                        if (reason := unavailable_reason(provider)) is not None}

@@ -148,7 +148,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     file_url_allow: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
         return cls(
             catalog_dir=Path(env.get("AUDIO_GATEWAY_CATALOG") or "catalog"),
             data_dir=Path(env.get("AUDIO_GATEWAY_DATA_DIR") or "data"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import wave
+from datetime import UTC
 from decimal import Decimal
 
 import av
@@ -200,7 +201,7 @@ def test_readyz_reports_queue_and_storage(jobs_gateway):
 def test_result_urls_are_signed_to_expire_after_the_configured_time(alice, fake_openai):
     """moto does not check signatures, so this pins what S3 enforces: the signed expiry is the setting (120 s
     in these tests), the signature covers it, and `expires_at` tells the client when that is."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from urllib.parse import parse_qs, urlsplit
 
     job = alice.post("/v1/jobs", json=SPEECH).json()
@@ -209,7 +210,7 @@ def test_result_urls_are_signed_to_expire_after_the_configured_time(alice, fake_
     query = parse_qs(urlsplit(done["result"]["url"]).query)
     assert query["X-Amz-Expires"] == ["120"]
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and len(query["X-Amz-Signature"][0]) == 64
-    signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
     assert abs(done["result"]["expires_at"] - (signed_at + 120)) <= 2
 
 

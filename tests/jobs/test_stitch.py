@@ -12,7 +12,7 @@ import math
 import struct
 import wave
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import av
 import pytest
@@ -39,7 +39,7 @@ def _tone(seconds: float, rate: int = RATE, freq: float = 440.0) -> array.array:
     return array.array("h", (int(8000 * math.sin(step * i)) for i in range(round(seconds * rate))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def make_piece(kind: str, seconds: float, rate: int = RATE, freq: float = 440.0) -> bytes:
     """One TTS-style response body of ``seconds`` of tone; ``kind`` is a stitch format or a variant."""
     if kind == "pcm":

@@ -19,7 +19,11 @@ import pytest
 from audio_gateway.billing import Unit
 from audio_gateway.catalog.model import Provider, Timeouts
 from audio_gateway.providers import (
-    FailureKind, SpeechCall, TranscriptionCall, UpstreamFailure, build_adapter,
+    FailureKind,
+    SpeechCall,
+    TranscriptionCall,
+    UpstreamFailure,
+    build_adapter,
 )
 from audio_gateway.providers.redact import ACCESS_REFUSED, CREDENTIALS_REFUSED
 

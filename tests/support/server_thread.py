@@ -38,7 +38,7 @@ class GatewayServer:
     def _run(self) -> None:
         asyncio.run(self._server.serve())
 
-    def start(self) -> "GatewayServer":
+    def start(self) -> GatewayServer:
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():

@@ -19,7 +19,7 @@ NAMES = ("127.0.0.1", "::1", "localhost", "files.example")
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def do_GET(self) -> None:  # noqa: N802 -- http.server's naming
         owner = self.server.owner
@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    owner: "TlsFileServer"
+    owner: TlsFileServer
 
 
 class TlsFileServer:

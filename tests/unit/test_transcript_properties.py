@@ -17,8 +17,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from audio_gateway.audio import render_transcript, render_transcript_events
-from audio_gateway.providers.openai import transcript_from_openai_verbose
 from audio_gateway.audio.transcript import Transcript
+from audio_gateway.providers.openai import transcript_from_openai_verbose
 
 STAMP = r"(\d{2,}):([0-5]\d):([0-5]\d)[,.](\d{3})"
 SRT_CUE = re.compile(rf"(\d+)\n{STAMP} --> {STAMP}\n((?:[^\n]+\n)+)\n")

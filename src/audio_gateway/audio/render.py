@@ -20,7 +20,8 @@ from typing import Final, Literal
 import msgspec
 
 from .languages import language_name
-from .transcript import Segment, Transcript, Word, clean_text as _clean
+from .transcript import Segment, Transcript, Word
+from .transcript import clean_text as _clean
 
 __all__ = [
     "EVENT_STREAM_CONTENT_TYPE",

@@ -44,7 +44,7 @@ def count_tokens(text: str, tokenizer: str) -> int:
     return len(_encoding(tokenizer).encode(text)) if text else 0
 
 
-def _input_tokens(facts: RequestFacts, component: "BillingComponent") -> Decimal:
+def _input_tokens(facts: RequestFacts, component: BillingComponent) -> Decimal:
     tokenizer = component.tokenizer or "o200k_base"
     if facts.kind == "tts":  # OpenAI bills instructions as text input, like the input itself
         return Decimal(count_tokens(facts.text, tokenizer) + count_tokens(facts.instructions, tokenizer))
@@ -52,7 +52,7 @@ def _input_tokens(facts: RequestFacts, component: "BillingComponent") -> Decimal
 
 
 # How each gateway-measured unit is counted. Provider-reported units have no entry.
-_MEASURES: Mapping[Unit, Callable[[RequestFacts, "BillingComponent"], Decimal]] = MappingProxyType({
+_MEASURES: Mapping[Unit, Callable[[RequestFacts, BillingComponent], Decimal]] = MappingProxyType({
     Unit.CHARACTER: lambda facts, _: Decimal(len(facts.text)),
     Unit.UTF8_BYTE: lambda facts, _: Decimal(len(facts.text.encode("utf-8", "surrogatepass"))),
     Unit.INPUT_TOKEN: _input_tokens,
@@ -61,9 +61,9 @@ _MEASURES: Mapping[Unit, Callable[[RequestFacts, "BillingComponent"], Decimal]] 
 })
 
 
-def measure(facts: RequestFacts, components: Sequence["BillingComponent"]) -> Usage:
+def measure(facts: RequestFacts, components: Sequence[BillingComponent]) -> Usage:
     """The quantities the gateway counts itself, for the units `components` price (and what estimates need)."""
-    wanted: dict[Unit, "BillingComponent"] = {}
+    wanted: dict[Unit, BillingComponent] = {}
     for component in components:
         if component.unit in _MEASURES:
             wanted.setdefault(component.unit, component)
@@ -72,7 +72,7 @@ def measure(facts: RequestFacts, components: Sequence["BillingComponent"]) -> Us
     return Usage(quantities={unit: _MEASURES[unit](facts, component) for unit, component in wanted.items()})
 
 
-def estimates(measured: Usage, components: Sequence["BillingComponent"]) -> dict[Unit, Decimal]:
+def estimates(measured: Usage, components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:
     """The catalog's stand-ins for provider-reported units: `ratio` × the measured `from` unit."""
     out: dict[Unit, Decimal] = {}
     for component in components:
@@ -87,19 +87,19 @@ def estimates(measured: Usage, components: Sequence["BillingComponent"]) -> dict
     return out
 
 
-def expected_usage(facts: RequestFacts, components: Sequence["BillingComponent"]) -> Usage:
+def expected_usage(facts: RequestFacts, components: Sequence[BillingComponent]) -> Usage:
     """What a request will consume as far as it can be known in advance (budgets reserve this)."""
     measured = measure(facts, components)
     return measured.with_estimates(estimates(measured, components))
 
 
-def settle(measured: Usage, reported: Usage | None, components: Sequence["BillingComponent"]) -> Usage:
+def settle(measured: Usage, reported: Usage | None, components: Sequence[BillingComponent]) -> Usage:
     """The final usage: the provider's report over the gateway's counts, estimates for what is missing."""
     usage = measured.merged(reported) if reported is not None else measured
     return usage.with_estimates(estimates(measured, components))
 
 
-def pending_units(components: Iterable["BillingComponent"], kind: str, *, reports_usage: bool) -> tuple[Unit, ...]:
+def pending_units(components: Iterable[BillingComponent], kind: str, *, reports_usage: bool) -> tuple[Unit, ...]:
     """Units settled only when the provider's report arrives (the end of a stream).
 
     Provider-sourced units always are; units the provider restates are too, when this call will be

@@ -54,7 +54,7 @@ class Charge(msgspec.Struct, frozen=True, kw_only=True):
         return any(line.estimated for line in self.lines)
 
     @staticmethod
-    def zero() -> "Charge":
+    def zero() -> Charge:
         return Charge(lines=(), total_usd=Decimal(0))
 
 
@@ -72,7 +72,7 @@ def round_seconds(seconds: Decimal, increment: Decimal, mode: str) -> Decimal:
     return (steps * increment).normalize() if steps else Decimal(0)
 
 
-def _quantity(component: "BillingComponent", usage: Usage) -> Decimal | None:
+def _quantity(component: BillingComponent, usage: Usage) -> Decimal | None:
     raw = usage.get(component.unit)
     if raw is None:
         return None
@@ -81,7 +81,7 @@ def _quantity(component: "BillingComponent", usage: Usage) -> Decimal | None:
     return max(raw, Decimal(0))
 
 
-def price(components: Sequence["BillingComponent"], usage: Usage, *, pending: Iterable[Unit] = ()) -> Charge:
+def price(components: Sequence[BillingComponent], usage: Usage, *, pending: Iterable[Unit] = ()) -> Charge:
     """Cost of `usage` under `components`; never negative, exact to the last digit.
 
     A component with no quantity in `usage` costs nothing (e.g. a request that sent no prompt). Units in

@@ -25,7 +25,7 @@ class Usage(msgspec.Struct, frozen=True):
     estimated: frozenset[Unit] = frozenset()
 
     @classmethod
-    def of(cls, values: Mapping[Unit, int | Decimal] | None = None, /, **by_name: int | Decimal) -> "Usage":
+    def of(cls, values: Mapping[Unit, int | Decimal] | None = None, /, **by_name: int | Decimal) -> Usage:
         """`Usage.of({Unit.CHARACTER: 5})` or `Usage.of(character=5, output_token=14)`."""
         merged: dict[Unit, Decimal] = {Unit(k): Decimal(v) for k, v in (values or {}).items()}
         merged.update({Unit(k): Decimal(v) for k, v in by_name.items()})
@@ -37,21 +37,21 @@ class Usage(msgspec.Struct, frozen=True):
     def __contains__(self, unit: object) -> bool:
         return unit in self.quantities
 
-    def merged(self, reported: "Usage") -> "Usage":
+    def merged(self, reported: Usage) -> Usage:
         """`reported` (the provider's figures) over this usage (the gateway's own)."""
         if not reported.quantities:
             return self
         quantities = {**self.quantities, **reported.quantities}
         return Usage(quantities=quantities, estimated=(self.estimated - set(reported.quantities)) | reported.estimated)
 
-    def with_estimates(self, estimates: Mapping[Unit, Decimal]) -> "Usage":
+    def with_estimates(self, estimates: Mapping[Unit, Decimal]) -> Usage:
         """Fill units nobody reported with catalog estimates, marked as such."""
         missing = {unit: value for unit, value in estimates.items() if unit not in self.quantities}
         if not missing:
             return self
         return Usage(quantities={**self.quantities, **missing}, estimated=self.estimated | set(missing))
 
-    def plus(self, other: "Usage") -> "Usage":
+    def plus(self, other: Usage) -> Usage:
         """Unit-wise sum (a job's pieces); an estimate anywhere makes the sum an estimate."""
         quantities = dict(self.quantities)
         for unit, value in other.quantities.items():
@@ -59,7 +59,7 @@ class Usage(msgspec.Struct, frozen=True):
         return Usage(quantities=quantities, estimated=self.estimated | other.estimated)
 
     @staticmethod
-    def total(usages: Iterable["Usage"]) -> "Usage":
+    def total(usages: Iterable[Usage]) -> Usage:
         result = Usage()
         for usage in usages:
             result = result.plus(usage)

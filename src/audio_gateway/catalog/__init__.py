@@ -7,7 +7,18 @@ from pathlib import Path
 
 from .compile import compile_plan
 from .model import (
-    BillingComponent, Model, Plan, Provider, ProviderOverrides, Route, SttCapabilities, SttModel, Target, TtsCapabilities, TtsModel, VoiceSet,
+    BillingComponent,
+    Model,
+    Plan,
+    Provider,
+    ProviderOverrides,
+    Route,
+    SttCapabilities,
+    SttModel,
+    Target,
+    TtsCapabilities,
+    TtsModel,
+    VoiceSet,
 )
 from .problems import CatalogInvalid, CatalogProblem
 from .schema import default_schema_path, load_validator

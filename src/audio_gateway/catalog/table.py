@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ..billing.pricing import decimal_text
 from ..billing.units import UNITS, Unit
 from .model import BillingComponent, Plan

@@ -18,8 +18,8 @@ from ..transcription import Upload, check_duration, parse_transcription_form, va
 from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url
 from .model import FINAL_STATUSES, JobRecord, SpeechJob, TranscriptionJob, new_job_id, now, unfinished_job_error
-from .runner import speech_usage
 from .orphans import rescue
+from .runner import speech_usage
 from .runtime import BACKEND_OUTAGES, TASK_NAME, JobRuntime
 
 __all__ = ["JobService", "FileUrlJob"]

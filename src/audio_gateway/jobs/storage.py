@@ -28,7 +28,7 @@ class ObjectStore:
         self.presign_expiry = presign_expiry
 
     @classmethod
-    async def open(cls, settings: Settings, stack: AsyncExitStack) -> "ObjectStore":
+    async def open(cls, settings: Settings, stack: AsyncExitStack) -> ObjectStore:
         session = aioboto3.Session(
             aws_access_key_id=settings.aws_access_key_id,
             aws_secret_access_key=settings.aws_secret_access_key,

@@ -6,9 +6,8 @@ WATCH/MULTI transaction so a final status is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import time
+from collections.abc import Callable
 
 import msgspec
 from redis.asyncio import Redis

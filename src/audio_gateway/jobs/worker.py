@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -20,10 +20,10 @@ from saq import Worker
 from ..catalog import Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
-from ..providers import UpstreamFailure
-from ..settings import Settings
 from ..ledger import LedgerRow
 from ..ledger.build import RowContext, served_row
+from ..providers import UpstreamFailure
+from ..settings import Settings
 from .books import job_row
 from .model import JobError, JobRecord, JobResult, JobUsage, now, unfinished_job_error
 from .runner import run_speech, run_transcription, speech_usage

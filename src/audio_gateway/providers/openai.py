@@ -15,7 +15,16 @@ from typing import Any, ClassVar
 import msgspec
 
 from ..audio.transcript import (
-    Segment, Task, Transcript, Word, checked_seconds, clean_segment, clean_text, clean_word, last_end, transcript_from_text,
+    Segment,
+    Task,
+    Transcript,
+    Word,
+    checked_seconds,
+    clean_segment,
+    clean_text,
+    clean_word,
+    last_end,
+    transcript_from_text,
     transcript_language,
 )
 from ..billing.units import Unit

@@ -21,8 +21,8 @@ from .base import AudioStream, SpeechCall, TranscriptionCall, TranscriptionResul
 from .failures import FailureKind, UpstreamFailure
 from .redact import safe_message
 from .sse import SseParser
-from .transport import first_byte_deadline, guarded, read_bounded, retry_after_seconds
 from .translator import AudioDelta, AudioDone, Malformed, Translator, UpstreamRequest
+from .transport import first_byte_deadline, guarded, read_bounded, retry_after_seconds
 from .upstream import Upstream
 
 __all__ = ["HttpAdapter", "MAX_ERROR_BODY", "MAX_RESULT_BODY"]

@@ -42,7 +42,7 @@ class Outcome(StrEnum):
     DEADLINE = "deadline"               # the request's own deadline cut it off
 
     @classmethod
-    def of(cls, kind: FailureKind) -> "Outcome":
+    def of(cls, kind: FailureKind) -> Outcome:
         return cls(str(kind))
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from ..billing import Source, UNITS
+from ..billing import UNITS, Source
 from ..catalog.model import Route, Target, TtsModel, VoiceSet
 from ..errors import InvalidRequest
 from ..providers.base import SpeechCall

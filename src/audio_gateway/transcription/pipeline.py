@@ -12,7 +12,12 @@ from typing import IO
 import anyio.to_thread
 
 from ..audio import (
-    EVENT_STREAM_CONTENT_TYPE, AudioInfo, Rendered, UnreadableAudio, probe_audio, render_transcript,
+    EVENT_STREAM_CONTENT_TYPE,
+    AudioInfo,
+    Rendered,
+    UnreadableAudio,
+    probe_audio,
+    render_transcript,
     render_transcript_events,
 )
 from ..billing import RequestFacts
