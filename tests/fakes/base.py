@@ -73,6 +73,8 @@ class FakeProvider:
     """False: a keyless self-hosted server (speaches, vLLM) that accepts any request."""
     echo_key: bool
     """Error messages quote the presented Authorization header, as some providers do (redaction tests)."""
+    speech_body: bytes | None
+    """Served as every speech answer's audio instead of real audio (a provider sending junk)."""
 
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key if api_key is not None else self.DEFAULT_API_KEY
@@ -94,6 +96,7 @@ class FakeProvider:
         self.max_body_bytes = self.MAX_BODY_BYTES
         self.require_auth = True
         self.echo_key = False
+        self.speech_body = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -129,9 +132,10 @@ class FakeProvider:
 
     # -- test controls ----------------------------------------------------------------------------------
 
-    def inject(self, fault: Fault | str, times: int | None = 1, path: str | None = None) -> None:
-        """Apply ``fault`` to the next ``times`` requests (None: until reset) to ``path`` (None: any)."""
-        self._faults.inject(fault, times, path)
+    def inject(self, fault: Fault | str, times: int | None = 1, path: str | None = None, after: int = 0) -> None:
+        """Apply ``fault`` to the next ``times`` requests (None: until reset) to ``path`` (None: any), once
+        ``after`` matching requests have been served normally ("fail after two pieces")."""
+        self._faults.inject(fault, times, path, after)
 
     def release(self) -> None:
         """Let every currently hung or stalled request continue."""

@@ -49,6 +49,7 @@ class _Rule:
     fault: Fault
     remaining: int | None  # None: until cleared
     path: str | None
+    skip: int = 0          # matching requests let through untouched before the fault starts
 
 
 class FaultBoard:
@@ -58,16 +59,19 @@ class FaultBoard:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
 
-    def inject(self, fault: Fault | str, times: int | None = 1, path: str | None = None) -> None:
+    def inject(self, fault: Fault | str, times: int | None = 1, path: str | None = None, after: int = 0) -> None:
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 or None (persistent)")
         with self._lock:
-            self._rules.append(_Rule(Fault(fault), times, path))
+            self._rules.append(_Rule(Fault(fault), times, path, after))
 
     def take(self, path: str) -> Fault | None:
         with self._lock:
             for rule in self._rules:
                 if rule.path is None or rule.path == path:
+                    if rule.skip:
+                        rule.skip -= 1
+                        return None
                     if rule.remaining is not None:
                         rule.remaining -= 1
                         if rule.remaining == 0:

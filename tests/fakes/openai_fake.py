@@ -143,6 +143,13 @@ class FakeOpenAI(FakeProvider):
         super().__init__(api_key)
         _o200k()  # load the tokenizer now, not inside the first timed SSE reply
 
+    report_usage: bool
+    """False: ``speech.audio.done`` carries no usage (a provider that never reports it)."""
+
+    def _set_defaults(self) -> None:
+        super()._set_defaults()
+        self.report_usage = True
+
     def _build_routes(self) -> dict[tuple[str, str], Route]:
         return {
             ("POST", "/v1/audio/speech"): self._speech,
@@ -264,10 +271,11 @@ class FakeOpenAI(FakeProvider):
                 param="stream_format",
                 code="unsupported_value",
             )
-        chunks = split_chunks(synthesize(fmt, self.audio_seconds), self.chunk_size)
+        audio = self.speech_body if self.speech_body is not None else synthesize(fmt, self.audio_seconds)
+        chunks = split_chunks(audio, self.chunk_size)
         if stream_format == "audio":
             return Reply(200, [("content-type", SPEECH_CONTENT_TYPES[fmt])], chunks, stream=True)
-        usage = speech_usage(text, instructions, self.audio_seconds)
+        usage = speech_usage(text, instructions, self.audio_seconds) if self.report_usage else None
         return Reply(200, [("content-type", "text/event-stream")], _sse_events(chunks, usage), stream=True)
 
     # -- transcriptions / translations ---------------------------------------------------------------------
@@ -416,7 +424,7 @@ def _upload_duration(filename: str | None, data: bytes) -> float:
     return duration
 
 
-def _sse_events(chunks: list[bytes], usage: dict[str, int]) -> list[bytes]:
+def _sse_events(chunks: list[bytes], usage: dict[str, int] | None) -> list[bytes]:
     events = [
         b"data: "
         + msgspec.json.encode({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
@@ -424,6 +432,9 @@ def _sse_events(chunks: list[bytes], usage: dict[str, int]) -> list[bytes]:
         for chunk in chunks
         if chunk
     ]
-    events.append(b"data: " + msgspec.json.encode({"type": "speech.audio.done", "usage": usage}) + b"\n\n")
+    done: dict[str, Any] = {"type": "speech.audio.done"}
+    if usage is not None:
+        done["usage"] = usage
+    events.append(b"data: " + msgspec.json.encode(done) + b"\n\n")
     events.append(b"data: [DONE]\n\n")
     return events

@@ -112,7 +112,8 @@ class FakeSiliconFlow(FakeProvider):
         stream = body.get("stream", True)
         if not isinstance(stream, bool):
             raise ProviderError(400, "stream must be a boolean")
-        chunks = split_chunks(synthesize(fmt, self.audio_seconds, rate), self.chunk_size)
+        audio = self.speech_body if self.speech_body is not None else synthesize(fmt, self.audio_seconds, rate)
+        chunks = split_chunks(audio, self.chunk_size)
         return Reply(200, [("content-type", SPEECH_CONTENT_TYPES[fmt])], chunks, stream=stream)
 
     # -- transcriptions -------------------------------------------------------------------------------------

@@ -83,11 +83,17 @@ async def run_speech(gateway: Gateway, record: JobRecord, store: JobStore, objec
                             provider=outcome.target.provider.name,
                             attempts=sum(a.reached_provider for a in outcome.attempts),
                             lines=piece_record_lines(charge), cost_usd=decimal_text(charge.total_usd), bytes=len(data))
-        await store.update(record.id, lambda r: msgspec.structs.replace(r, pieces=(*r.pieces, saved)))
+        # Kept even if the client cancelled meanwhile: the provider made it, so the job owes it.
+        await store.update(record.id, lambda r: msgspec.structs.replace(r, pieces=(*r.pieces, saved)), allow_final=True)
         audio[piece.index] = data
         await progress(0.95 * (len(made) + len(audio)) / len(pieces))
 
-    await asyncio.gather(*(synthesise(p) for p in pieces if p.index not in made))
+    # Pieces in flight when one fails are let finish (and kept): cancelling them would waste what the
+    # provider already made, and a retry would pay for them again.
+    outcomes = await asyncio.gather(*(synthesise(p) for p in pieces if p.index not in made), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        raise failures[0]
     for index, piece_record in made.items():
         audio[index] = await objects.get_bytes(piece_record.key)
     try:

@@ -1,0 +1,67 @@
+"""A keyless self-hosted OpenAI-compatible server (speaches, Kokoro-FastAPI, vLLM) is one YAML file.
+
+`adapter: openai` + `auth: none`: configured without a key, and no Authorization header is sent.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import httpx
+import pytest
+
+from ..audio_samples import make_wav
+from ..conftest import CLIENT_KEYS, provider_env
+from ..fakes import FakeOpenAI
+from ..support.server_thread import CATALOG_DIR, GatewayServer
+
+SELF_HOSTED = """
+providers:
+  speaches:
+    adapter: openai
+    auth: none
+    base_url: ${SELFHOSTED_URL}
+models:
+  - id: selfhosted/tts
+    kind: tts
+    provider: speaches
+    upstream_model: tts-1
+    voices: openai
+    capabilities: {response_formats: [mp3, wav], max_input_chars: 4096}
+    billing: [{unit: character, price_usd: 0}]
+  - id: selfhosted/whisper
+    kind: stt
+    provider: speaches
+    upstream_model: whisper-1
+    capabilities: {response_formats: [json, text, srt, vtt, verbose_json], upstream_response_format: verbose_json}
+    billing: [{unit: minute, price_usd: 0}]
+"""
+
+
+@pytest.fixture(scope="module")
+def self_hosted(tmp_path_factory, fake_openai, fake_siliconflow):
+    keyless = FakeOpenAI.start(api_key="")
+    keyless.require_auth = False
+    catalog = tmp_path_factory.mktemp("catalog") / "catalog"
+    shutil.copytree(CATALOG_DIR, catalog)
+    (catalog / "selfhosted.yaml").write_text(SELF_HOSTED)
+    server = GatewayServer(provider_env(fake_openai, fake_siliconflow, SELFHOSTED_URL=keyless.url),
+                           catalog_dir=catalog).start()
+    yield server, keyless
+    server.stop()
+    keyless.stop()
+
+
+def test_a_keyless_provider_serves_speech_and_transcription_by_yaml_alone(self_hosted):
+    server, keyless = self_hosted
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {CLIENT_KEYS['alice']}"}) as http:
+        speech = http.post("/v1/audio/speech", json={"model": "selfhosted/tts", "voice": "alloy", "input": "Hi"})
+        assert speech.status_code == 200, speech.text
+        assert speech.headers["x-gateway-provider"] == "speaches"
+        text = http.post("/v1/audio/transcriptions", data={"model": "selfhosted/whisper", "response_format": "srt"},
+                         files={"file": ("a.wav", make_wav(1.0), "audio/wav")})
+        assert text.status_code == 200 and text.text.startswith("1\n00:00:00,000 --> ")
+        ready = http.get("/readyz").json()
+    assert ready["providers"]["speaches"]["configured"] is True
+    assert [r.path for r in keyless.requests] == ["/v1/audio/speech", "/v1/audio/transcriptions"]
+    assert all("authorization" not in r.headers for r in keyless.requests)
