@@ -65,3 +65,21 @@ def test_a_keyless_provider_serves_speech_and_transcription_by_yaml_alone(self_h
     assert ready["providers"]["speaches"]["configured"] is True
     assert [r.path for r in keyless.requests] == ["/v1/audio/speech", "/v1/audio/transcriptions"]
     assert all("authorization" not in r.headers for r in keyless.requests)
+
+
+def test_the_openapi_document_lists_the_served_catalogs_models_and_voices(self_hosted, gateway):
+    server, _ = self_hosted
+    document = httpx.get(f"{server.url}/openapi/openapi.json").json()
+    speech = document["paths"]["/v1/audio/speech"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    models = speech["properties"]["model"]["anyOf"][1]["enum"]
+    assert "selfhosted/tts" in models and "tts-1" in models and "openai/whisper-1" not in models
+    voices = speech["properties"]["voice"]["anyOf"][0]["anyOf"][1]["enum"]
+    assert {"alloy", "anna", "nova"} <= set(voices)
+    form = document["paths"]["/v1/audio/translations"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["model"]["anyOf"][1]["enum"] == ["whisper-1", "openai/whisper-1"]
+    assert "x-catalog" not in str(document)
+    # The shipped catalog's gateway does not list the self-hosted model: names follow the plan served.
+    shipped = httpx.get(f"{gateway.url}/openapi/openapi.json").json()
+    shipped_models = (shipped["paths"]["/v1/audio/speech"]["post"]["requestBody"]["content"]["application/json"]
+                      ["schema"]["properties"]["model"]["anyOf"][1]["enum"])
+    assert "selfhosted/tts" not in shipped_models and "openai/tts-1" in shipped_models

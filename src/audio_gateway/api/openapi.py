@@ -21,6 +21,7 @@ from ..audio import RESPONSE_FORMATS
 from ..jobs.service import FileUrlJob
 from ..routing.fallback import Attempt
 from ..speech import SpeechRequest
+from .openapi_names import CatalogJsonRenderPlugin, catalog_names
 
 __all__ = [
     "openapi_config", "SpeechOperation", "TranscriptionOperation", "TranslationOperation", "ModelsOperation",
@@ -43,11 +44,6 @@ def json_schema(type_: Any) -> dict[str, Any]:
         return node
 
     return inline(schema)
-
-
-def _one_of_or_any(names: Sequence[str]) -> dict[str, Any]:
-    """Any string, the usual names listed (OpenAI's spec does the same for `model` and `voice`)."""
-    return {"anyOf": [{"type": "string"}, {"type": "string", "enum": list(names)}]}
 
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -82,16 +78,13 @@ _ERROR_TEXT = {
 }
 _AUDIO_ERRORS = ("400", "401", "404", "413", "4XX", "502", "503", "504")
 
-_SPEECH_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "alibaba/cosyvoice2-0.5b", "fishaudio/fish-speech-1.5")
-_STT_MODELS = ("whisper-1", "alibaba/sensevoice-small")
-_VOICES = ("alloy", "ash", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "alex", "anna")
 
 
 def _speech_body() -> dict[str, Any]:
     schema = json_schema(SpeechRequest)
     properties = schema["properties"]
-    properties["model"] = _one_of_or_any(_SPEECH_MODELS)
-    properties["voice"] = {"anyOf": [_one_of_or_any(_VOICES), properties["voice"]["anyOf"][1]]}
+    properties["model"] = catalog_names("tts-models")
+    properties["voice"] = {"anyOf": [catalog_names("voices"), properties["voice"]["anyOf"][1]]}
     properties["input"] = {"type": "string", "minLength": 1,
                            "description": "Not blank; at most the model's max_input_chars (see /v1/models)."}
     properties["speed"] = {"anyOf": [{"type": "number", "minimum": 0.25, "maximum": 4.0}, {"type": "null"}]}
@@ -102,7 +95,7 @@ def _transcription_form(*, translate: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "file": {"type": "string", "format": "binary",
                  "description": "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav or webm."},
-        "model": _one_of_or_any(("whisper-1",) if translate else _STT_MODELS),
+        "model": catalog_names("translation-models" if translate else "stt-models"),
         "prompt": {"type": "string"},
         "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS), "default": "json"},
         "temperature": {"type": "number", "minimum": 0, "maximum": 1},
@@ -118,7 +111,7 @@ def _transcription_form(*, translate: bool) -> dict[str, Any]:
 
 def _file_url_body() -> dict[str, Any]:
     schema = json_schema(FileUrlJob)
-    schema["properties"]["model"] = _one_of_or_any(_STT_MODELS)
+    schema["properties"]["model"] = catalog_names("stt-models")
     schema["properties"]["file_url"] = {"type": "string", "format": "uri",
                                         "description": "https:// (public hosts only) or s3:// in the gateway's bucket."}
     return schema
@@ -218,4 +211,5 @@ def openapi_config(version: str) -> OpenAPIConfig:
         description="OpenAI-compatible speech and transcription, routed by a catalog. Errors are always "
                     "`{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`.",
         components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        render_plugins=[CatalogJsonRenderPlugin()],
     )
