@@ -31,8 +31,9 @@ cheapest way that still yields a file every decoder plays to the end with the ri
 Re-encoding works frame by frame: memory is the pieces, the output, and a few frames; it runs at
 roughly 170x real time (about 80 s of CPU for the ~3.7 hours a 200,000-character job makes). A
 re-encoded stream converts every piece to the first piece's rate and channel layout, so those may differ;
-the byte-level formats (pcm, wav, aac) refuse mismatched pieces instead, and mp3 pieces of differing rate
-or channels are re-encoded. Any piece that is empty, malformed, undecodable or incompatible raises
+pieces of one job can come from different providers after a fallback, so wav (16-bit PCM) and aac pieces
+of differing shape are re-encoded that way too rather than refused, as are mp3 pieces of differing rate or
+channels. Raw pcm carries no shape: every provider is asked for OpenAI's 24 kHz s16le mono. Any piece that is empty, malformed, undecodable or incompatible raises
 ``StitchError`` (a ``ValueError``) naming the piece. A single piece is returned unchanged (after the
 emptiness check): it already is one valid file.
 """
@@ -56,8 +57,9 @@ __all__ = ["STITCH_FORMATS", "StitchError", "content_type_for", "stitch_audio"]
 STITCH_FORMATS: Final = tuple(SPEECH_CONTENT_TYPES)
 
 # Demuxer forced for each re-encoded format, and the decoders accepted in it.
-_DEMUXERS: Final = {"mp3": "mp3", "opus": "ogg", "flac": "flac"}
-_DECODERS: Final = {"mp3": {"mp3", "mp3float"}, "opus": {"opus", "libopus"}, "flac": {"flac"}}
+_DEMUXERS: Final = {"mp3": "mp3", "opus": "ogg", "flac": "flac", "wav": "wav", "aac": "aac"}
+_DECODERS: Final = {"mp3": {"mp3", "mp3float"}, "opus": {"opus", "libopus"}, "flac": {"flac"},
+                    "wav": {"pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8"}, "aac": {"aac"}}
 _WAV_MAX: Final = 0xFFFFFFFF
 _WAV_UNKNOWN_SIZES: Final = (0, 0xFFFFFFFF)
 
@@ -163,11 +165,15 @@ def _parse_wav(piece: bytes, index: int, count: int) -> _Wav:
 def _join_wav(pieces: list[bytes]) -> bytes:
     parsed = [_parse_wav(piece, index, len(pieces)) for index, piece in enumerate(pieces)]
     first = parsed[0]
-    for index, wav in enumerate(parsed[1:], start=1):
-        if wav.key != first.key:
-            raise StitchError(
-                f"{_name(index, len(pieces))} is {wav.describe}, but audio piece 1 is {first.describe}"
-            )
+    if any(wav.key != first.key for wav in parsed[1:]):
+        # Pieces made by different providers (a fallback mid-job): convert them all to piece 1's shape.
+        if first.encoding != 1 or first.key[4] != 16:
+            odd = next(i for i, wav in enumerate(parsed) if wav.key != first.key)
+            raise StitchError(f"{_name(odd, len(pieces))} is {parsed[odd].describe}, but audio piece 1 is "
+                              f"{first.describe}, which the gateway does not convert to")
+        source = _probe_first(pieces, "wav")
+        return _transcode(pieces, "wav", muxer="wav", codec="pcm_s16le", rate=source.rate, layout=source.layout,
+                          sample_format="s16")
     data_size = sum(len(wav.data) for wav in parsed)
     fmt_chunk = b"fmt " + struct.pack("<I", len(first.fmt)) + first.fmt + b"\0" * (len(first.fmt) & 1)
     # Non-PCM encodings (float, A-law, ...) must carry a 'fact' chunk with the sample-frame count.
@@ -231,11 +237,11 @@ def _describe_adts(key: tuple[int, int, int]) -> str:
 def _join_aac(pieces: list[bytes]) -> bytes:
     parsed = [_adts_frames(piece, index, len(pieces)) for index, piece in enumerate(pieces)]
     first = parsed[0][0]
-    for index, (key, _) in enumerate(parsed[1:], start=1):
-        if key != first:
-            raise StitchError(
-                f"{_name(index, len(pieces))} is {_describe_adts(key)}, but audio piece 1 is {_describe_adts(first)}"
-            )
+    if any(key != first for key, _ in parsed[1:]):
+        # Pieces of different shapes (a fallback mid-job): one AAC stream at piece 1's rate and layout.
+        source = _probe_first(pieces, "aac")
+        return _transcode(pieces, "aac", muxer="adts", codec="aac", rate=source.rate, layout=source.layout,
+                          sample_format="fltp", bit_rate=source.bit_rate or 96_000)
     return b"".join(frames for _, frames in parsed)
 
 
