@@ -8,6 +8,7 @@ still opens and decodes every sample. ``decoded_seconds`` is the ground truth: w
 from __future__ import annotations
 
 import io
+import math
 import struct
 from collections.abc import Iterator
 from functools import lru_cache
@@ -17,19 +18,43 @@ import av
 from .audio_samples import make_audio, make_wav
 
 __all__ = [
+    "HELD",
     "LIARS",
+    "UPLOADED_LIARS",
     "decoded_seconds",
     "liar",
+    "liar_upload",
     "flac_claiming",
     "mp4_claiming",
     "ogg_claiming",
     "wav_with_data_size",
     "wav_with_two_data_chunks",
+    "whole_seconds",
 ]
 
 
 #: Lies FFmpeg decodes through: the container states ``claimed`` seconds, the decoder outputs ``held``.
 LIARS = ("flac", "m4a", "m4a_stts", "ogg_opus", "ogg_opus_every_page", "ogg_vorbis", "ogg_vorbis_every_page")
+
+
+#: "Claims 1 s, holds 120 s", a little short so every codec's padding still rounds up to 120 whole seconds.
+HELD = 119.9
+#: The lies sent through the gateway, with the extension a client would give each file.
+UPLOADED_LIARS = {"flac": "flac", "m4a": "m4a", "m4a_stts": "m4a", "ogg_opus": "ogg", "ogg_vorbis": "ogg"}
+
+
+def liar_upload(kind: str) -> dict[str, tuple[str, bytes, str]]:
+    """An httpx ``files=`` value: ``HELD`` seconds whose header says 1 s."""
+    return {"file": (f"liar.{UPLOADED_LIARS[kind]}", liar(kind, HELD), "application/octet-stream")}
+
+
+def whole_seconds(kind: str) -> int:
+    """Whole seconds FFmpeg, and so the provider, decodes of ``liar_upload(kind)``: 120 where it decodes
+    all 119.9 s. A lying final Ogg Opus granule makes it trim the last page to it (up to a second); a
+    scaled stts makes it discard the 128 packets now before the edit list's start (2.6 s)."""
+    seconds = math.ceil(decoded_seconds(liar(kind, HELD)))
+    assert seconds == 120 or kind in ("ogg_opus", "m4a_stts") and seconds >= 117
+    return seconds
 
 
 def liar(kind: str, held: float, claimed: float = 1.0) -> bytes:

@@ -182,8 +182,8 @@ OPUS_MODES = [  # (input rate, libopus options): SILK, hybrid and CELT configura
 ]
 
 
-@pytest.mark.parametrize(("rate", "options"), OPUS_MODES, ids=[dict(o)["frame_duration"] + "ms-" + dict(o)["application"]
-                                                                 for _, o in OPUS_MODES])
+@pytest.mark.parametrize(("rate", "options"), OPUS_MODES,
+                         ids=[f"{dict(o)['frame_duration']}ms-{dict(o)['application']}" for _, o in OPUS_MODES])
 def test_opus_packet_lengths_match_the_decoder(rate: int, options: tuple) -> None:
     data = encode(SampleSpec("ogg", "libopus", rate, codec_options=options), 1.0)
     with av.open(io.BytesIO(data)) as container:
