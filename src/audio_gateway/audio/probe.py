@@ -47,7 +47,7 @@ ALLOWED_DEMUXERS: Final = ("wav", "mp3", "mov", "ogg", "matroska", "flac", "mpeg
 # refused: the provider's reader may take them, and it would be billed on FFmpeg's reading.
 _MAX_STRAY_SECONDS: Final = 1.0
 # Codecs whose first packet only primes the decoder's overlap window and decodes to no samples, though
-# FFmpeg gives it a duration (Vorbis I, 4.3.8: "the first audio packet ... returns no audio").
+# FFmpeg gives it a duration (the Vorbis I spec: no audio is returned from the first packet).
 _PRIMING_CODECS: Final = frozenset({"vorbis"})
 _WEBM_CODECS: Final = frozenset({"opus", "vorbis", "vp8", "vp9", "av1"})
 _OPEN_OPTIONS: Final = {
@@ -247,25 +247,28 @@ def _count_packets(
     last_end: int | None = None
     last_pts: int | None = None
     step = 0  # the last positive gap between timestamps: stands in for an unknown packet duration
-    last: tuple[int, int, int] = (0, 0, 0)  # the latest packet's (length, end padding, stated duration)
+    length = trim = dur = 0  # the latest packet's length, end padding and stated duration
     for packet in container.demux(stream):
-        if packet.size == 0 or getattr(packet, "is_discard", False):  # the flush packet; an edit list's cut
+        if not packet.size or getattr(packet, "is_discard", False):  # the flush packet; an edit list's cut
             continue
-        start_skip, end_skip = _skip_samples(packet)
-        dur = packet.duration or 0
-        length = rule.of(packet) if rule is not None else dur
-        if length is None:
-            return None
-        if priming and count == 0:
-            primed = length
         if count:  # the one before was not the last: it counts as it is
-            total += last[0]
-            longest = max(longest, last[0])
-            trimmed += _samples_within(last[1], last[0], unit, sample_rate)
-            all_timed = all_timed and (rule is not None or last[0] > 0)
-        count += 1
+            total += length
+            longest = max(longest, length)
+            if trim:
+                trimmed += _samples_within(trim, length, unit, sample_rate)
+            if length <= 0 and rule is None:
+                all_timed = False
+        start_skip, end_skip = _skip_samples(packet)
         trimmed += start_skip
-        last = (length, end_skip if trim_end else 0, dur)
+        trim = end_skip if trim_end else 0
+        dur = packet.duration or 0
+        measured = rule.of(packet) if rule is not None else dur
+        if measured is None:
+            return None
+        length = measured
+        if priming and not count:
+            primed = length
+        count += 1
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is not None:
             if last_pts is not None and pts > last_pts:
@@ -276,16 +279,15 @@ def _count_packets(
             last_pts = pts
     if count == 0:
         return 0.0
-    length, end_trim, stated = last
     if count == 1 and length <= 0 and rule is None:
         all_timed = False
     length = max(0, min(length, longest) if longest else length)
-    if rule is not None and stated > 0:
-        stated_length = int(stated * tb / unit)
-        if stated_length < length - end_trim:
-            length, end_trim = stated_length, 0
+    if rule is not None and dur > 0:
+        stated = int(dur * tb / unit)
+        if stated < length - trim:
+            length, trim = stated, 0
     total += length - (primed if count > 1 else 0)
-    trimmed += _samples_within(end_trim, length, unit, sample_rate)
+    trimmed += _samples_within(trim, length, unit, sample_rate)
     if all_timed:
         seconds = float(total * unit)
     elif rule is None and first_pts is not None and last_end is not None and last_end > first_pts:
