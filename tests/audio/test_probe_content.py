@@ -87,6 +87,24 @@ def test_wav_data_size_shorter_than_its_samples_is_refused() -> None:
         probe_audio(data)
 
 
+def test_a_quiet_tail_is_not_taken_for_chunks() -> None:
+    # Samples of 16 and 4 read as chunk headers give sizes that land inside the file: FFmpeg skips them as
+    # chunks, but they are no FOURCC chunks, so they count as audio another reader would play.
+    quiet = (16).to_bytes(2, "little") + (4).to_bytes(2, "little")
+    data = wav_with_data_size(claimed=1.0, held=1.0) + quiet * 8000 * 20
+    assert decoded_seconds(data) == pytest.approx(1.0)
+    with pytest.raises(UnreadableAudio, match=r"20\.0 s of audio bytes"):
+        probe_audio(data)
+
+
+def test_wav_stray_audio_is_judged_at_the_rate_of_its_samples_not_its_stated_byte_rate() -> None:
+    data = bytearray(wav_with_data_size(claimed=1.0, held=20.0))
+    assert data[12:16] == b"fmt "
+    data[28:32] = (0xFFFFFFFF).to_bytes(4, "little")  # nAvgBytesPerSec: ignored by PCM decoders
+    with pytest.raises(UnreadableAudio, match=r"19\.0 s of audio bytes"):
+        probe_audio(bytes(data))
+
+
 def test_wav_with_a_second_data_chunk_readers_would_disagree_on_is_refused() -> None:
     data = wav_with_two_data_chunks(first=30.0, second=1.0)
     assert decoded_seconds(data) == pytest.approx(1.0)  # FFmpeg reads the last chunk, `wave` the first

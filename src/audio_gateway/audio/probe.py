@@ -127,16 +127,17 @@ def _probe(fileobj: IO[bytes], size: int) -> AudioInfo:
         channels = int(getattr(ctx.layout, "nb_channels", 0) or getattr(ctx, "channels", 0) or 0)
         name, codec = _container_name(container), _codec_name(stream)
         demuxer = container.format.name.split(",")[0]
-        duration: float | None = None
-        if demuxer == "wav" and layout is not None:
-            _refuse_stray_audio(layout)
-            duration = _pcm_seconds(layout, codec, channels, sample_rate)
+        if demuxer != "wav":
+            layout = None
+        duration = _pcm_seconds(layout, codec, channels, sample_rate) if layout is not None else None
         if duration is None:
             duration = _measure_packets(container, stream, demuxer, codec, sample_rate)
     if duration is None:
         duration = _decode_duration(fileobj)
     if not duration or not math.isfinite(duration) or duration <= 0:
         raise UnreadableAudio("the audio has zero duration")
+    if layout is not None:
+        _refuse_stray_audio(layout, duration)
     return AudioInfo(
         container=name, codec=codec, duration=float(duration), sample_rate=sample_rate, channels=channels
     )
@@ -148,18 +149,22 @@ def _looks_like_wav(fileobj: IO[bytes]) -> bool:
     return head in (b"RIFF", b"RIFX")
 
 
-def _refuse_stray_audio(layout: WavLayout) -> None:
-    byte_rate = layout.byte_rate or layout.block_align * layout.sample_rate
-    if byte_rate > 0 and layout.stray_bytes / byte_rate > _MAX_STRAY_SECONDS:
+def _refuse_stray_audio(layout: WavLayout, duration: float) -> None:
+    """Refuse a WAV whose stray bytes would hold over a second at the rate of the audio that was measured
+    (not the fmt chunk's byte rate, which the decoder never uses and a file can set to anything)."""
+    if not layout.stray_bytes or layout.data_bytes <= 0:
+        return
+    stray_seconds = layout.stray_bytes * duration / layout.data_bytes
+    if stray_seconds > _MAX_STRAY_SECONDS:
         raise UnreadableAudio(
-            f"the WAV chunk sizes do not match the file: {layout.stray_bytes / byte_rate:.1f} s of audio bytes lie "
-            "outside the data chunk that would be read; export the file again")
+            f"the WAV chunk sizes do not match the file: {stray_seconds:.1f} s of audio bytes lie outside "
+            "the data chunk that would be read; export the file again")
 
 
 def _pcm_seconds(layout: WavLayout, codec: str, channels: int, sample_rate: int) -> float | None:
     """A PCM WAV's seconds from the bytes FFmpeg reads, when its fmt chunk agrees with FFmpeg's reading."""
     width = pcm_frame_bytes(codec, channels)
-    if not width or width != layout.block_align or (layout.sample_rate, layout.channels) != (sample_rate, channels):
+    if not layout.complete or not width or width != layout.block_align or (layout.sample_rate, layout.channels) != (sample_rate, channels):
         return None
     return layout.data_bytes // width / sample_rate
 

@@ -7,6 +7,8 @@ chunks; Python's ``wave`` and libsndfile read the *first* ``data`` chunk, and le
 the end of the file. Bytes that one reader takes for audio and FFmpeg does not are ``stray_bytes``: the
 probe refuses a file with more than a second of them instead of billing one reading of it. For plain PCM
 the layout also gives the exact sample count without demuxing (the STT hot path probes every upload).
+A walk that meets bytes that are no chunk header (not a FOURCC) counts the rest of the file as stray and
+stops there; FFmpeg walks on through them, so its count is then taken from its demuxer instead.
 """
 
 from __future__ import annotations
@@ -26,17 +28,14 @@ _MAX_CHUNKS: Final = 256  # real files have a handful; a walk through audio byte
 
 
 class WavLayout(msgspec.Struct, frozen=True):
-    """The ``fmt `` fields and where the audio FFmpeg decodes lies."""
+    """The ``fmt `` fields the decoder uses and how much of the file is audio FFmpeg reads."""
 
-    format_tag: int
     channels: int
     sample_rate: int
-    byte_rate: int
     block_align: int
-    bits_per_sample: int
-    data_offset: int  # the body of the last data chunk: where FFmpeg starts reading audio
-    data_bytes: int  # how many bytes FFmpeg reads from there (the stated size, cut at the end of the file)
-    stray_bytes: int  # audio-sized bytes FFmpeg skips: earlier data chunks, a tail that is not chunks
+    data_bytes: int  # bytes FFmpeg reads from the last data chunk (its stated size, cut at the end of the file)
+    stray_bytes: int  # bytes it skips that other readers take for audio: earlier data chunks, a tail of no chunks
+    complete: bool  # the walk followed FFmpeg's to the end, so ``data_bytes`` is exactly what it reads
 
 
 def read_wav_layout(fileobj: IO[bytes], size: int) -> WavLayout | None:
@@ -61,8 +60,9 @@ def _walk(fileobj: IO[bytes], size: int) -> WavLayout | None:
     if order is None or head[8:12] != b"WAVE":
         return None
     fmt: tuple[int, ...] | None = None
-    data: list[tuple[int, int]] = []  # (body offset, bytes FFmpeg would read) of every data chunk
+    data: list[int] = []  # bytes FFmpeg would read of every data chunk, in file order
     stray = 0
+    complete = True
     pos = 12
     for _ in range(_MAX_CHUNKS):
         header = _read(fileobj, pos, 8) if pos + 8 <= size else b""
@@ -72,11 +72,15 @@ def _walk(fileobj: IO[bytes], size: int) -> WavLayout | None:
         body = pos + 8
         if tag in _UNFOLLOWED:
             return None
+        if not all(0x20 <= c <= 0x7E for c in tag):  # not a FOURCC: audio or junk read as a chunk header
+            stray += size - pos
+            complete = False
+            break
         if tag == b"data" and length in _STREAMED_SIZES:
-            data.append((body, size - body))
+            data.append(size - body)
             break  # FFmpeg reads to the end and looks no further
         if tag == b"data":
-            data.append((body, min(length, size - body)))
+            data.append(min(length, size - body))
         elif tag == b"fmt " and fmt is None and length >= 16:
             fmt = struct.unpack(order + "HHIIHH", _read(fileobj, body, 16))
         end = body + length
@@ -87,12 +91,9 @@ def _walk(fileobj: IO[bytes], size: int) -> WavLayout | None:
         pos = end + (end & 1)  # chunks start at even offsets
     else:
         stray += size - pos  # still walking after _MAX_CHUNKS: the rest is unexplained
+        complete = False
     if fmt is None or not data:
         return None
-    format_tag, channels, sample_rate, byte_rate, block_align, bits = fmt
-    offset, used = data[-1]
-    return WavLayout(
-        format_tag=format_tag, channels=channels, sample_rate=sample_rate, byte_rate=byte_rate,
-        block_align=block_align, bits_per_sample=bits, data_offset=offset, data_bytes=used,
-        stray_bytes=stray + sum(n for _, n in data[:-1]),
-    )
+    _format_tag, channels, sample_rate, _byte_rate, block_align, _bits = fmt
+    return WavLayout(channels=channels, sample_rate=sample_rate, block_align=block_align, data_bytes=data[-1],
+                     stray_bytes=stray + sum(data[:-1]), complete=complete)
