@@ -164,7 +164,9 @@ def _refuse_stray_audio(layout: WavLayout, duration: float) -> None:
 def _pcm_seconds(layout: WavLayout, codec: str, channels: int, sample_rate: int) -> float | None:
     """A PCM WAV's seconds from the bytes FFmpeg reads, when its fmt chunk agrees with FFmpeg's reading."""
     width = pcm_frame_bytes(codec, channels)
-    if not layout.complete or not width or width != layout.block_align or (layout.sample_rate, layout.channels) != (sample_rate, channels):
+    if not layout.complete or not width or width != layout.block_align:
+        return None
+    if (layout.sample_rate, layout.channels) != (sample_rate, channels):
         return None
     return layout.data_bytes // width / sample_rate
 
