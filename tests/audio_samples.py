@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import av
 
-__all__ = ["AUDIO_FORMATS", "SAMPLE_SPECS", "SampleSpec", "make_audio", "make_video_only", "make_wav"]
+__all__ = ["AUDIO_FORMATS", "MORE_FORMATS", "SAMPLE_SPECS", "SampleSpec", "encode", "make_audio", "make_video_only",
+           "make_wav"]
 
 
 def make_wav(
@@ -87,15 +88,33 @@ SAMPLE_SPECS: dict[str, SampleSpec] = {
 }
 AUDIO_FORMATS = tuple(SAMPLE_SPECS)
 
+#: Less common pairings of container and codec, one per way the probe measures a stream (see probe.py):
+#: codec rules inside MP4/Matroska (Opus TOC, fixed MPEG/AAC frames, PCM bytes), a decode where no rule
+#: exists (Vorbis, FLAC in Matroska), packet durations of a non-PCM WAV.
+MORE_SPECS: dict[str, SampleSpec] = {
+    "mp4_opus": SampleSpec("mp4", "libopus", 48000),
+    "mp4_mp3": SampleSpec("mp4", "libmp3lame", 44100),
+    "mkv_aac": SampleSpec("matroska", "aac", 44100),
+    "mkv_pcm": SampleSpec("matroska", "pcm_s16le", 16000),
+    "mkv_vorbis": SampleSpec("matroska", "vorbis", 44100, layout="stereo"),
+    "mkv_flac": SampleSpec("matroska", "flac", 16000),
+    "wav_adpcm": SampleSpec("wav", "adpcm_ima_wav", 16000),
+}
+MORE_FORMATS = tuple(MORE_SPECS)
+
 
 def make_audio(fmt: str, seconds: float) -> bytes:
-    """``seconds`` of a 440 Hz tone encoded as ``fmt`` (a key of ``SAMPLE_SPECS``)."""
+    """``seconds`` of a 440 Hz tone encoded as ``fmt`` (a key of ``SAMPLE_SPECS`` or ``MORE_SPECS``)."""
     return _make_audio(fmt, float(seconds))
 
 
-@lru_cache(maxsize=64)
 def _make_audio(fmt: str, seconds: float) -> bytes:
-    spec = SAMPLE_SPECS[fmt]
+    return encode(SAMPLE_SPECS.get(fmt) or MORE_SPECS[fmt], seconds)
+
+
+@lru_cache(maxsize=64)
+def encode(spec: SampleSpec, seconds: float) -> bytes:
+    """``seconds`` of a 440 Hz tone encoded as ``spec`` says."""
     buf = io.BytesIO()
     sink = buf if spec.seekable else _WriteOnly(buf)
     with av.open(sink, "w", format=spec.container, options=dict(spec.muxer_options)) as out:
@@ -149,6 +168,15 @@ class _WriteOnly:
         return self._buf.write(data)
 
 
-def _tone(samples: int, rate: int, freq: float = 440.0) -> array.array:
-    step = 2 * math.pi * freq / rate
-    return array.array("h", (int(8000 * math.sin(step * i)) for i in range(samples)))
+def _tone(samples: int, rate: int) -> array.array:
+    """``samples`` of a 440 Hz tone: whole seconds of it repeat exactly (440 cycles a second), so one
+    second is computed and repeated (two minutes at 44.1 kHz would take seconds sample by sample)."""
+    second = _tone_second(rate)
+    repeats = -(-samples // rate)
+    return (second * repeats)[:samples] if samples else array.array("h")
+
+
+@lru_cache(maxsize=8)
+def _tone_second(rate: int) -> array.array:
+    step = 2 * math.pi * 440.0 / rate
+    return array.array("h", (int(8000 * math.sin(step * i)) for i in range(rate)))
