@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .catalog import CatalogInvalid, Plan, load_plan
-from .providers import ADAPTERS
+from .providers import ADAPTERS, probe_provider
 from .settings import Settings, SettingsError
 
 __all__ = ["main"]
@@ -22,7 +22,7 @@ log = logging.getLogger("audio_gateway")
 
 def _load(settings: Settings, directory: Path | None) -> Plan:
     return load_plan(directory or settings.catalog_dir, os.environ, ADAPTERS.keys(),
-                     overrides=settings.provider_overrides)
+                     overrides=settings.provider_overrides, probe=probe_provider)
 
 
 def _is_loopback(host: str) -> bool:
@@ -47,9 +47,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
     plan = _load(settings, args.catalog)
-    unconfigured = [name for name, p in plan.providers.items() if not p.configured]
+    unconfigured = [f"{name} ({p.unconfigured_reason})" for name, p in plan.providers.items() if not p.configured]
     if unconfigured:
-        log.warning("providers without an API key (skipped by routing): %s", ", ".join(unconfigured))
+        log.warning("providers not configured (skipped by routing): %s", "; ".join(unconfigured))
     app = create_app(settings, plan)
     workers = args.workers or settings.workers
     if workers > 1:

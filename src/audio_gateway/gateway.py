@@ -61,9 +61,13 @@ class Gateway:
     @asynccontextmanager
     async def running(cls, plan: Plan, *, deadline: float | None = None) -> AsyncIterator["Gateway"]:
         upstreams = {name: Upstream(provider) for name, provider in plan.providers.items()}
+        adapters = {name: build_adapter(upstream) for name, upstream in upstreams.items()}
         try:
-            yield cls(plan, {name: build_adapter(upstream) for name, upstream in upstreams.items()}, deadline=deadline)
+            yield cls(plan, adapters, deadline=deadline)
         finally:
+            for adapter in adapters.values():   # the local adapter's worker processes
+                if (close := getattr(adapter, "aclose", None)) is not None:
+                    await close()
             for upstream in upstreams.values():
                 await upstream.aclose()
 

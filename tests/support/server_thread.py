@@ -14,7 +14,7 @@ import uvicorn
 
 from audio_gateway.app import create_app
 from audio_gateway.catalog import Plan, load_plan
-from audio_gateway.providers import ADAPTERS
+from audio_gateway.providers import ADAPTERS, probe_provider
 from audio_gateway.serving import uvicorn_config
 from audio_gateway.settings import Settings
 
@@ -28,7 +28,8 @@ class GatewayServer:
     def __init__(self, env: Mapping[str, str], *, catalog_dir: Path = CATALOG_DIR):
         self.env = dict(env)
         self.settings = Settings.from_env({**self.env, "AUDIO_GATEWAY_CATALOG": str(catalog_dir)})
-        self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), overrides=self.settings.provider_overrides)
+        self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), overrides=self.settings.provider_overrides,
+                                    probe=probe_provider)
         config = uvicorn_config(create_app(self.settings, self.plan), self.settings, host="127.0.0.1", port=0,
                                 log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
