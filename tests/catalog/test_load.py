@@ -22,17 +22,20 @@ def load(directory: Path, env: dict[str, str] | None = None, **kwargs):
     return load_plan(directory, env or {}, ADAPTERS.keys(), schema_path=SCHEMA, **kwargs)
 
 
+TTS_LAST, STT_LAST = "local/espeak-ng", "local/whisper-tiny"   # the $0 last resort of every chain
 PRODUCT_TABLE = [
     # id, kind, provider, upstream, billing [(unit, price, per)], fallbacks
-    ("openai/tts-1", "tts", "openai", "tts-1", [("character", "15", 1_000_000)], ["alibaba/cosyvoice2-0.5b"]),
-    ("openai/tts-1-hd", "tts", "openai", "tts-1-hd", [("character", "30", 1_000_000)], []),
+    ("openai/tts-1", "tts", "openai", "tts-1", [("character", "15", 1_000_000)], ["alibaba/cosyvoice2-0.5b", TTS_LAST]),
+    ("openai/tts-1-hd", "tts", "openai", "tts-1-hd", [("character", "30", 1_000_000)], [TTS_LAST]),
     ("openai/gpt-4o-mini-tts", "tts", "openai", "gpt-4o-mini-tts",
-     [("input_token", "0.60", 1_000_000), ("output_token", "12", 1_000_000), ("request", "0", 1)], []),
-    ("alibaba/cosyvoice2-0.5b", "tts", "siliconflow", "FunAudioLLM/CosyVoice2-0.5B", [("utf8_byte", "7.15", 1_000_000)], []),
-    ("fishaudio/fish-speech-1.5", "tts", "siliconflow", "fishaudio/fish-speech-1.5", [("utf8_byte", "7.15", 1_000_000)], []),
-    ("indexteam/indextts-2", "tts", "siliconflow", "IndexTeam/IndexTTS-2", [("utf8_byte", "7.15", 1_000_000)], []),
-    ("openai/whisper-1", "stt", "openai", "whisper-1", [("second", "0.006", 60)], ["alibaba/sensevoice-small"]),
-    ("alibaba/sensevoice-small", "stt", "siliconflow", "FunAudioLLM/SenseVoiceSmall", [("second", "0.006", 60)], []),
+     [("input_token", "0.60", 1_000_000), ("output_token", "12", 1_000_000), ("request", "0", 1)], [TTS_LAST]),
+    ("alibaba/cosyvoice2-0.5b", "tts", "siliconflow", "FunAudioLLM/CosyVoice2-0.5B", [("utf8_byte", "7.15", 1_000_000)], [TTS_LAST]),
+    ("fishaudio/fish-speech-1.5", "tts", "siliconflow", "fishaudio/fish-speech-1.5", [("utf8_byte", "7.15", 1_000_000)], [TTS_LAST]),
+    ("indexteam/indextts-2", "tts", "siliconflow", "IndexTeam/IndexTTS-2", [("utf8_byte", "7.15", 1_000_000)], [TTS_LAST]),
+    ("local/espeak-ng", "tts", "local", "espeak-ng", [("character", "0", 1)], []),
+    ("openai/whisper-1", "stt", "openai", "whisper-1", [("second", "0.006", 60)], ["alibaba/sensevoice-small", STT_LAST]),
+    ("alibaba/sensevoice-small", "stt", "siliconflow", "FunAudioLLM/SenseVoiceSmall", [("second", "0.006", 60)], [STT_LAST]),
+    ("local/whisper-tiny", "stt", "local", "whisper", [("second", "0", 60)], []),
 ]
 
 
@@ -45,7 +48,27 @@ def test_shipped_catalog_matches_product_table(model_id, kind, provider, upstrea
     assert [t.model.id for t in route.targets] == [model_id, *fallbacks]
 
 
-def test_shipped_catalog_has_exactly_the_eight_models_and_openai_aliases():
+def test_switching_the_local_provider_off_restores_the_cloud_only_chains():
+    plan = load(CATALOG_DIR, {"AUDIO_GATEWAY_LOCAL": "off"})
+    assert "local" not in plan.providers
+    assert sorted(plan.routes) == sorted(row[0] for row in PRODUCT_TABLE if row[2] != "local")
+    for model_id, *_, fallbacks in PRODUCT_TABLE:
+        if model_id in plan.routes:
+            assert [t.model.id for t in plan.routes[model_id].targets] == \
+                [model_id, *(f for f in fallbacks if f not in (TTS_LAST, STT_LAST))]
+
+
+def test_local_provider_needs_no_key_and_is_unconfigured_when_the_probe_says_so():
+    assert load(CATALOG_DIR).providers["local"].configured          # no probe: nothing known to be missing
+    plan = load(CATALOG_DIR, probe=lambda p: "faster_whisper not installed" if p.local is not None else "")
+    assert not plan.providers["local"].configured
+    assert plan.providers["local"].unconfigured_reason == "faster_whisper not installed"
+    target = plan.routes["openai/tts-1"].targets[-1]
+    assert target.provider.name == "local" and not target.provider.configured   # routing sees it too
+    assert plan.providers["openai"].unconfigured_reason == "no API key configured"
+
+
+def test_shipped_catalog_has_exactly_the_ten_models_and_openai_aliases():
     plan = load(CATALOG_DIR)
     assert sorted(plan.routes) == sorted(row[0] for row in PRODUCT_TABLE)
     for alias in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "whisper-1"):
