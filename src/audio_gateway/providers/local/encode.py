@@ -19,7 +19,7 @@ __all__ = ["ENCODINGS", "OUTPUT_RATE", "encode_stream"]
 OUTPUT_RATE: Final = 24_000
 # response_format → (container, codec, sample rate, bit rate or 0 for the codec's own)
 ENCODINGS: Final = {
-    "mp3": ("mp3", "libmp3lame", OUTPUT_RATE, 0),
+    "mp3": ("mp3", "libmp3lame", OUTPUT_RATE, 64_000),
     "opus": ("ogg", "libopus", 48_000, 32_000),
     "aac": ("adts", "aac", OUTPUT_RATE, 48_000),
     "flac": ("flac", "flac", OUTPUT_RATE, 0),
