@@ -23,6 +23,13 @@ PASSAGE = ("The quick brown fox jumps over the lazy dog. A journey of a thousand
            "Every morning the baker opens his shop at six and sells fresh bread to the neighbours. "
            "On Sundays the market is closed, so the streets are quiet until noon.")
 
+# About 30 s of speech and no repeated sentence (repetition sends Whisper into its slow temperature fallback).
+CLIP_30S = ("Speech recognition has come a long way. Early systems could only understand a few digits spoken by a "
+            "single person. Today, models trained on hundreds of thousands of hours of audio transcribe meetings, "
+            "lectures and podcasts in many languages. They still make mistakes with names, numbers and noisy rooms, "
+            "so a careful reader checks the transcript. The gateway falls back to a small local model when the "
+            "cloud providers cannot be reached. It is slower and less accurate, but the service keeps answering.")
+
 
 def local_env(fake_openai, fake_siliconflow, **overrides: str) -> dict[str, str]:
     settings = {"OPENAI_API_KEY": "", "SILICONFLOW_API_KEY": "", "AUDIO_GATEWAY_LOCAL": "on",

@@ -60,11 +60,15 @@ class _Worker:
         except ValueError as exc:   # an oversized or undecodable frame (msgspec.DecodeError is one)
             raise WorkerFailed(f"worker {self.process.pid} sent an unreadable reply ({exc})") from None
 
-    def kill(self) -> None:
+    async def stop(self) -> None:
+        """Kill, then read stdout to its end: a paused pipe would otherwise keep the transport open."""
         if self.alive:
             self.process.kill()
         if self.process.stdin is not None:
             self.process.stdin.close()
+        if self.process.stdout is not None:
+            await self.process.stdout.read()
+        await self.process.wait()
 
 
 class Lease:
@@ -91,10 +95,14 @@ class Lease:
         return self._worker
 
     async def release(self) -> None:
-        """Back to the pool if the job ended cleanly, else the worker is killed; idempotent."""
+        """Back to the pool if the job ended cleanly, else the worker is killed; idempotent.
+
+        The slot is free when this returns; a killed worker is reaped in the background, so a release
+        inside a cancelled request never waits on it.
+        """
         worker, self._worker = self._worker, None
         if worker is not None:
-            self._pool._give_back(worker if self._clean and worker.alive else None, kill=worker)
+            self._pool._give_back(worker, clean=self._clean and worker.alive)
 
 
 class WorkerPool:
@@ -105,11 +113,12 @@ class WorkerPool:
         self._owner: int | None = None
         self._slots: asyncio.Queue[_Worker | None] | None = None
         self._leased: set[_Worker] = set()
+        self._reaping: set[asyncio.Task[None]] = set()
 
     def _queue(self) -> asyncio.Queue[_Worker | None]:
         """The slots of this process; a copy inherited through fork starts empty (workers are per process)."""
         if self._slots is None or self._owner != os.getpid():
-            self._owner, self._leased = os.getpid(), set()
+            self._owner, self._leased, self._reaping = os.getpid(), set(), set()
             self._slots = asyncio.Queue()
             for _ in range(self.size):
                 self._slots.put_nowait(None)
@@ -150,22 +159,27 @@ class WorkerPool:
             async with asyncio.timeout(self._start_timeout):
                 hello = await worker.receive()
         except TimeoutError:
-            worker.kill()
+            self._reap(worker)
             raise WorkerFailed(f"worker did not load its engine within {self._start_timeout:g} s") from None
         except BaseException:
-            worker.kill()
+            self._reap(worker)
             raise
         if not isinstance(hello, Ready):
-            worker.kill()
+            self._reap(worker)
             raise WorkerFailed(getattr(hello, "message", f"unexpected first reply {type(hello).__name__}"))
         return worker
 
-    def _give_back(self, worker: _Worker | None, *, kill: _Worker) -> None:
-        self._leased.discard(kill)
-        if worker is None:
-            kill.kill()
+    def _reap(self, worker: _Worker) -> None:
+        task = asyncio.get_running_loop().create_task(worker.stop())
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
+
+    def _give_back(self, worker: _Worker, *, clean: bool) -> None:
+        self._leased.discard(worker)
+        if not clean:
+            self._reap(worker)
         if self._owner == os.getpid() and self._slots is not None:
-            self._slots.put_nowait(worker)
+            self._slots.put_nowait(worker if clean else None)
 
     async def aclose(self) -> None:
         """Stop every worker of this process (idle and leased)."""
@@ -176,7 +190,6 @@ class WorkerPool:
             if (worker := self._slots.get_nowait()) is not None:
                 workers.append(worker)
         for worker in workers:
-            worker.kill()
-        for worker in workers:
-            await worker.process.wait()
+            self._reap(worker)
+        await asyncio.gather(*self._reaping, return_exceptions=True)
         self._slots = None

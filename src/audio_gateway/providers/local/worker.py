@@ -98,8 +98,12 @@ def serve(spec: EngineSpec, jobs: IO[bytes], replies: IO[bytes]) -> None:
             send(Failed("engine", f"{type(exc).__name__}: {exc}"[:500]))
 
 
+NICENESS = 10   # inference is batch work: the gateway's event loop must win the CPU (healthz in < 50 ms)
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the gateway decides when we stop (stdin closes)
+    os.nice(NICENESS)
     spec = msgspec.json.decode(argv[1], type=EngineSpec)
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)                                   # stray prints from libraries go to stderr
