@@ -86,8 +86,11 @@ def test_a_full_pool_is_busy_after_the_wait_and_a_released_slot_is_free_at_once(
 def test_cancelling_mid_job_kills_the_worker_and_frees_the_slot():
     async def main() -> None:
         pool = speech_pool(1)
-        task = asyncio.ensure_future(run_to_end(pool, job(FOX * 90, "aac")))   # long: still running when cancelled
-        await asyncio.sleep(1.0)
+        task = asyncio.ensure_future(run_to_end(pool, job(FOX * 90, "aac")))   # ~10 s of work: still running
+        async with asyncio.timeout(30):
+            while not pool._leased:                       # the worker started (slowly on a loaded machine)
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
         (worker,) = pool._leased
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
