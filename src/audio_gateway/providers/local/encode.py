@@ -17,6 +17,8 @@ import numpy as np
 __all__ = ["ENCODINGS", "OUTPUT_RATE", "encode_stream"]
 
 OUTPUT_RATE: Final = 24_000
+# FFmpeg's default AAC coder ("twoloop") runs ~20x real time here; "fast" ~95x, no audible loss on eSpeak.
+_CODEC_OPTIONS: Final = {"aac": {"aac_coder": "fast"}}
 # response_format → (container, codec, sample rate, bit rate or 0 for the codec's own)
 ENCODINGS: Final = {
     "mp3": ("mp3", "libmp3lame", OUTPUT_RATE, 64_000),
@@ -63,7 +65,7 @@ def encode_stream(pcm_chunks: Iterable[bytes], input_rate: int, fmt: str) -> Ite
     sink = _Sink()
     container: Any = av.open(sink, mode="w", format=container_name)
     try:
-        stream: Any = container.add_stream(codec, rate=rate, layout="mono")
+        stream: Any = container.add_stream(codec, rate=rate, layout="mono", options=_CODEC_OPTIONS.get(codec, {}))
         if bit_rate:
             stream.bit_rate = bit_rate
         resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate,
