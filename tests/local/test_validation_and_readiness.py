@@ -73,3 +73,13 @@ def test_missing_engine_is_not_configured_with_a_reason(fake_openai, fake_silico
             assert [a["outcome"] for a in error["attempts"]] == ["not_configured"] * 3
     finally:
         server.stop()
+
+
+def test_models_list_the_local_models_at_zero_cost_last_in_every_chain(http):
+    models = {m["id"]: m for m in http.get("/v1/models").json()["data"]}
+    assert {"local/espeak-ng", "local/whisper-tiny"} <= set(models)
+    assert models["local/espeak-ng"]["provider"] == "local"
+    for model in models.values():
+        if model["provider"] != "local":
+            last = model["fallbacks"][-1]
+            assert (last if isinstance(last, str) else last["model"]) in ("local/espeak-ng", "local/whisper-tiny"), model
