@@ -64,6 +64,19 @@ def test_a_worker_is_started_once_and_reused():
     asyncio.run(main())
 
 
+def test_sequential_requests_reuse_one_warm_worker_even_in_a_bigger_pool():
+    async def main() -> None:
+        pool = speech_pool(3)
+        for _ in range(3):
+            await run_to_end(pool, job())
+        assert pool.idle == 3
+        live = [w for w in pool._slots._queue if w is not None]   # type: ignore[union-attr]
+        assert len(live) == 1
+        await pool.aclose()
+
+    asyncio.run(main())
+
+
 def test_a_full_pool_is_busy_after_the_wait_and_a_released_slot_is_free_at_once():
     async def main() -> None:
         pool = speech_pool(1)

@@ -1,6 +1,7 @@
 """A bounded pool of worker processes, each with its engine loaded once, started when first needed.
 
-`size` slots; a slot holds a live idle worker, or nothing yet (the process starts on first use). A
+`size` slots; a slot holds a live idle worker, or nothing yet (the process starts on first use). Warm
+workers are handed out first, so only as many processes start as requests ever ran at once. A
 request leases a slot for the whole job; a lease that ends without its job finishing (the client went
 away, a deadline, an error) kills its worker, so the slot is free at once and no half-run job blocks the
 next request — the replacement starts lazily. When no slot frees up within the caller's wait, `PoolBusy`.
@@ -119,7 +120,7 @@ class WorkerPool:
         """The slots of this process; a copy inherited through fork starts empty (workers are per process)."""
         if self._slots is None or self._owner != os.getpid():
             self._owner, self._leased, self._reaping = os.getpid(), set(), set()
-            self._slots = asyncio.Queue()
+            self._slots = asyncio.LifoQueue()   # a warm worker given back is the next one handed out
             for _ in range(self.size):
                 self._slots.put_nowait(None)
         return self._slots
