@@ -33,7 +33,8 @@ def start_gateway(repo: Path, upstream: str, log: Path, workers: int | None = No
     """`upstream` is the OpenAI base URL (ends in /v1). Returns once /healthz answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
     env.update(OPENAI_BASE_URL=upstream, OPENAI_API_KEY="sk-fake-provider", SILICONFLOW_API_KEY="",
-               AUDIO_GATEWAY_API_KEYS=f"bench:{GATEWAY_KEY}", AUDIO_GATEWAY_CATALOG=str(repo / "catalog"))
+               AUDIO_GATEWAY_API_KEYS=f"bench:{GATEWAY_KEY}", AUDIO_GATEWAY_CATALOG=str(repo / "catalog"),
+               AUDIO_GATEWAY_LOCAL="off")  # the proxy is measured; benchmarks/local_engines.py measures local
     port = free_port()
     argv = [*_CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers:

@@ -45,6 +45,8 @@ def provider_env(fake_openai, fake_siliconflow, **overrides: str) -> dict[str, s
         # Tests inject failures back to back into one shared gateway; breaker behaviour has its own tests.
         "AUDIO_GATEWAY_CIRCUIT_BREAKER": "off",
         "AUDIO_GATEWAY_API_KEYS": ",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()),
+        # Cloud routing exactly as written before the local provider: its own tests (tests/local/) switch it on.
+        "AUDIO_GATEWAY_LOCAL": "off",
     }
     env.update(overrides)
     return env

@@ -42,6 +42,7 @@ def _env(config: SoakConfig, openai: FakeOpenAI, siliconflow: FakeSiliconFlow, r
         "AUDIO_GATEWAY_UPSTREAM_TIMEOUT": str(config.upstream_timeout),
         "AUDIO_GATEWAY_BREAKER_COOLDOWN": "1",  # breakers open, probe and close many times per run
         "AUDIO_GATEWAY_REQUEST_DEADLINE": "10",
+        "AUDIO_GATEWAY_LOCAL": "off",  # the soak checks cloud fallback; local engines have their own benchmark
         "AUDIO_GATEWAY_LOG_LEVEL": "INFO",  # worker logs tell which worker ran, swept or re-queued a job
         "AUDIO_GATEWAY_QUEUE_URL": redis.url(0),
         "AUDIO_GATEWAY_S3_BUCKET": BUCKET,

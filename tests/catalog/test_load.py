@@ -6,11 +6,12 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from audio_gateway.catalog import CatalogInvalid, ProviderOverrides, SttModel, TtsModel, load_plan
 from audio_gateway.catalog.problems import format_path
-from audio_gateway.providers import ADAPTERS
+from audio_gateway.providers import ADAPTERS, unavailable_reason
 
 from ..support.server_thread import CATALOG_DIR, REPO
 
@@ -22,17 +23,20 @@ def load(directory: Path, env: dict[str, str] | None = None, **kwargs):
     return load_plan(directory, env or {}, ADAPTERS.keys(), schema_path=SCHEMA, **kwargs)
 
 
+TTS_LAST, STT_LAST = "local/espeak-ng", "local/whisper-tiny"   # the $0 last resort of every chain
 PRODUCT_TABLE = [
     # id, kind, provider, upstream, billing [(unit, price, per)], fallbacks
-    ("openai/tts-1", "tts", "openai", "tts-1", [("character", "15", 1_000_000)], ["alibaba/cosyvoice2-0.5b"]),
-    ("openai/tts-1-hd", "tts", "openai", "tts-1-hd", [("character", "30", 1_000_000)], []),
+    ("openai/tts-1", "tts", "openai", "tts-1", [("character", "15", 1_000_000)], ["alibaba/cosyvoice2-0.5b", TTS_LAST]),
+    ("openai/tts-1-hd", "tts", "openai", "tts-1-hd", [("character", "30", 1_000_000)], [TTS_LAST]),
     ("openai/gpt-4o-mini-tts", "tts", "openai", "gpt-4o-mini-tts",
-     [("input_token", "0.60", 1_000_000), ("output_token", "12", 1_000_000), ("request", "0", 1)], []),
-    ("alibaba/cosyvoice2-0.5b", "tts", "siliconflow", "FunAudioLLM/CosyVoice2-0.5B", [("utf8_byte", "7.15", 1_000_000)], []),
-    ("fishaudio/fish-speech-1.5", "tts", "siliconflow", "fishaudio/fish-speech-1.5", [("utf8_byte", "7.15", 1_000_000)], []),
-    ("indexteam/indextts-2", "tts", "siliconflow", "IndexTeam/IndexTTS-2", [("utf8_byte", "7.15", 1_000_000)], []),
-    ("openai/whisper-1", "stt", "openai", "whisper-1", [("second", "0.006", 60)], ["alibaba/sensevoice-small"]),
-    ("alibaba/sensevoice-small", "stt", "siliconflow", "FunAudioLLM/SenseVoiceSmall", [("second", "0.006", 60)], []),
+     [("input_token", "0.60", 1_000_000), ("output_token", "12", 1_000_000), ("request", "0", 1)], [TTS_LAST]),
+    ("alibaba/cosyvoice2-0.5b", "tts", "siliconflow", "FunAudioLLM/CosyVoice2-0.5B", [("utf8_byte", "7.15", 1_000_000)], [TTS_LAST]),
+    ("fishaudio/fish-speech-1.5", "tts", "siliconflow", "fishaudio/fish-speech-1.5", [("utf8_byte", "7.15", 1_000_000)], [TTS_LAST]),
+    ("indexteam/indextts-2", "tts", "siliconflow", "IndexTeam/IndexTTS-2", [("utf8_byte", "7.15", 1_000_000)], [TTS_LAST]),
+    ("local/espeak-ng", "tts", "local", "espeak-ng", [("character", "0", 1)], []),
+    ("openai/whisper-1", "stt", "openai", "whisper-1", [("second", "0.006", 60)], ["alibaba/sensevoice-small", STT_LAST]),
+    ("alibaba/sensevoice-small", "stt", "siliconflow", "FunAudioLLM/SenseVoiceSmall", [("second", "0.006", 60)], [STT_LAST]),
+    ("local/whisper-tiny", "stt", "local", "whisper", [("second", "0", 60)], []),
 ]
 
 
@@ -44,6 +48,26 @@ def test_shipped_catalog_matches_product_table(model_id, kind, provider, upstrea
     assert [(c.unit, c.price_usd, c.per) for c in route.model.billing] == [(u, Decimal(p), per) for u, p, per in billing]
     # The chain starts as the product table says; an operator may add later fallbacks (a local last resort).
     assert [t.model.id for t in route.targets][: len(fallbacks) + 1] == [model_id, *fallbacks]
+
+
+def test_switching_the_local_provider_off_restores_the_cloud_only_chains():
+    plan = load(CATALOG_DIR, {"AUDIO_GATEWAY_LOCAL": "off"})
+    assert "local" not in plan.providers
+    assert sorted(plan.routes) == sorted(row[0] for row in PRODUCT_TABLE if row[2] != "local")
+    for model_id, *_, fallbacks in PRODUCT_TABLE:
+        if model_id in plan.routes:
+            assert [t.model.id for t in plan.routes[model_id].targets] == \
+                [model_id, *(f for f in fallbacks if f not in (TTS_LAST, STT_LAST))]
+
+
+def test_local_provider_needs_no_key_and_is_unavailable_when_its_engines_are_missing():
+    plan = load(CATALOG_DIR)
+    local = plan.providers["local"]
+    assert local.configured and unavailable_reason(local) is None   # the [local] extra is installed here
+    missing = msgspec.structs.replace(local, local=msgspec.structs.replace(local.local, whisper_model_dir="/no/model"))
+    assert "/no/model" in (unavailable_reason(missing) or "")
+    assert plan.routes["openai/tts-1"].targets[-1].provider.name == "local"
+    assert unavailable_reason(plan.providers["openai"]) == "no API key configured"
 
 
 def test_shipped_catalog_keeps_the_product_models_and_openai_aliases():

@@ -16,7 +16,11 @@ def catalog_with_duration_limit(directory: Path, seconds: int) -> Path:
     shutil.copytree(CATALOG_DIR, catalog)
     stt = catalog / "models" / "stt.yaml"
     text = stt.read_text(encoding="utf-8")
-    if text.count("max_duration_seconds: 3600") != 1:
+    start = text.index("id: alibaba/sensevoice-small")
+    end = text.find("  - id:", start)
+    block = text[start:] if end < 0 else text[start:end]
+    if block.count("max_duration_seconds: 3600") != 1:
         raise AssertionError("the shipped stt.yaml no longer has SenseVoice's 3600 s limit to replace")
-    stt.write_text(text.replace("max_duration_seconds: 3600", f"max_duration_seconds: {seconds}"), encoding="utf-8")
+    block = block.replace("max_duration_seconds: 3600", f"max_duration_seconds: {seconds}")
+    stt.write_text(text[:start] + block + ("" if end < 0 else text[end:]), encoding="utf-8")
     return catalog

@@ -29,7 +29,8 @@ async def _jobs_status(request: Request) -> dict | None:
 
 @get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Ready when the catalog is compiled, a provider has credentials, and (if configured) Redis and S3 answer.
+    """Ready when the catalog is compiled, a provider is configured (a key, or local engines installed), and
+    (if configured) Redis and S3 answer. A provider that is not configured says why (`reason`).
 
     Open circuit breakers are reported, not failed on: every replica sees the same providers, so taking
     this one out of a load balancer would not help; `degraded` tells a human what is going on.

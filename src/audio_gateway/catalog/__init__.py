@@ -8,6 +8,7 @@ from pathlib import Path
 from .compile import compile_plan
 from .model import (
     BillingComponent,
+    LocalEngines,
     Model,
     Plan,
     Provider,
@@ -26,7 +27,7 @@ from .source import read_catalog_dir
 
 __all__ = [
     "load_plan", "compile_plan", "CatalogInvalid", "CatalogProblem", "Plan", "Route", "Target",
-    "Model", "TtsModel", "SttModel", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent",
+    "Model", "TtsModel", "SttModel", "Provider", "LocalEngines", "ProviderOverrides", "VoiceSet", "BillingComponent",
     "TtsCapabilities", "SttCapabilities",
 ]
 

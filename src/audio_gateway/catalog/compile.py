@@ -79,6 +79,35 @@ def _check_billing(located: _Located, problems: list[CatalogProblem]) -> None:
                     f"an estimate must be based on a unit the gateway measures for {model.kind} models "
                     f"({', '.join(u for u, s in UNITS.items() if s.sources.get(model.kind) in (Source.TEXT, Source.AUDIO))})",
                     "billing", index, "estimate", "from"))
+_FLAGS = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def _provider_fields(raw: dict, name: str) -> dict:
+    """`enabled` may come from the environment (`${AUDIO_GATEWAY_LOCAL:-on}`), so it may be a word."""
+    enabled = raw.get("enabled", True)
+    if isinstance(enabled, str):
+        enabled = _FLAGS[enabled.strip().lower()]   # the schema allowed only these words
+    return {**raw, "name": name, "enabled": enabled}
+
+
+def _drop_disabled(providers: dict[str, _Located], models: dict[str, _Located]) -> None:
+    """A disabled provider leaves the plan with its models, and fallbacks to them are dropped.
+
+    So a catalog reads the same with the provider switched off as if it had never been written.
+    """
+    disabled = {name for name, located in providers.items() if not located.value.enabled}
+    if not disabled:
+        return
+    for name in disabled:
+        del providers[name]
+    gone = {model_id for model_id, located in models.items() if located.value.provider in disabled}
+    for model_id in gone:
+        del models[model_id]
+    for model_id, located in models.items():
+        model: Model = located.value
+        kept = tuple(f for f in model.fallbacks if f.model not in gone)
+        if len(kept) != len(model.fallbacks):
+            models[model_id] = _Located(msgspec.structs.replace(model, fallbacks=kept), located.source, located.path)
 
 
 def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
@@ -93,7 +122,8 @@ def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
                 if name in into:
                     problems.append(source.problem(path, f"{section[:-1].replace('_', ' ')} {name!r} is already defined in {into[name].source.name}"))
                     continue
-                value = _decode({**raw, "name": name}, type_, (source, path), problems)
+                fields = _provider_fields(raw, name) if section == "providers" else {**raw, "name": name}
+                value = _decode(fields, type_, (source, path), problems)
                 if value is not None:
                     into[name] = _Located(value, source, path)
         for index, raw in enumerate(data.get("models") or []):
@@ -104,6 +134,7 @@ def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
             value = _decode(_normalise_billing(raw), Model, (source, path), problems)
             if value is not None:
                 models[raw["id"]] = _Located(value, source, path)
+    _drop_disabled(providers, models)
     return providers, voice_sets, models
 
 
@@ -200,7 +231,10 @@ def compile_plan(
     *,
     overrides: ProviderOverrides = ProviderOverrides(),
 ) -> Plan:
-    """Validate, cross-check and index the catalog; raise `CatalogInvalid` listing every problem."""
+    """Validate, cross-check and index the catalog; raise `CatalogInvalid` listing every problem.
+
+    Pure: whether this machine can run a provider (a key, an installed engine) is the adapter registry's
+    question at start-up (`providers.unavailable_reason`), not the catalog's."""
     sources = list(sources)
     problems: list[CatalogProblem] = []
     for source in sources:
@@ -214,7 +248,7 @@ def compile_plan(
         provider: Provider = located.value
         if provider.adapter not in known:
             problems.append(located.problem(f"unknown adapter {provider.adapter!r} (known: {sorted(known)})", "adapter"))
-        if not provider.base_url.startswith(("http://", "https://")):
+        if provider.base_url and not provider.base_url.startswith(("http://", "https://")):
             problems.append(located.problem(f"base_url {provider.base_url!r} is not an http(s) URL", "base_url"))
     _check_voice_sets(voice_sets, problems)
     aliases = _check_models(models, providers, voice_sets, problems)

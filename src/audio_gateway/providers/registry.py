@@ -13,8 +13,9 @@ from typing import Protocol
 
 import msgspec
 
-from ..catalog.model import Provider
+from ..catalog.model import LocalEngines, Provider
 from .base import Adapter
+from .local import LocalAdapter, engines_problem
 from .openai import OpenAITranslator
 from .runner import HttpAdapter
 from .siliconflow import SiliconFlowTranslator
@@ -53,9 +54,15 @@ def _needs_key(provider: Provider) -> str | None:
     return None if provider.configured else provider.not_configured_reason
 
 
+def _local_engines(provider: Provider) -> str | None:
+    """The engines run on this machine: whether their packages and model are installed (a cheap look-up)."""
+    return engines_problem(provider.local or LocalEngines()) or None
+
+
 ADAPTERS: Mapping[str, AdapterKind] = MappingProxyType({
     "openai": AdapterKind(build=_Http(OpenAITranslator), unavailable=_needs_key),
     "siliconflow": AdapterKind(build=_Http(SiliconFlowTranslator), unavailable=_needs_key),
+    "local": AdapterKind(build=LocalAdapter, unavailable=_local_engines),   # no HTTP: worker processes here
 })
 
 
