@@ -56,7 +56,9 @@ class SqliteLedgerStore(LedgerStore):
         return sqlite_insert(table).on_conflict_do_nothing()
 
     def _epoch(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
-        return sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+        # Whole seconds only ("YYYY-MM-DD HH:MM:SS"): SQLite's date functions round to milliseconds, which
+        # would put 00:00:59.9999995 in the next minute's bucket.
+        return sa.cast(sa.func.strftime("%s", sa.func.substr(column, 1, 19)), sa.BigInteger)
 
     def _exact_sum(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         return sa.func.group_concat(sa.type_coerce(column, sa.String), _SEPARATOR)
