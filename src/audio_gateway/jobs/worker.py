@@ -19,6 +19,7 @@ from saq import Worker
 from ..catalog import Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
+from ..ledger.runtime import open_ledger
 from ..providers import UpstreamFailure
 from ..settings import Settings
 from .model import JobError, JobRecord, JobResult, JobUsage, now, unfinished_job_error
@@ -151,6 +152,8 @@ def build_worker(settings: Settings, plan: Plan) -> Worker:
     stack = contextlib.AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
+        # ctx["ledger"].sink is where a job's row goes when it ends; closing the stack drains it.
+        ctx["ledger"] = await stack.enter_async_context(open_ledger(settings))
         gateway = await stack.enter_async_context(Gateway.running(plan, deadline=settings.request_deadline_seconds))
         ctx["runtime"] = await stack.enter_async_context(open_job_runtime(settings, gateway))
 
