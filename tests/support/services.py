@@ -102,11 +102,12 @@ class PostgresServer:
     """A throwaway PostgreSQL cluster (Debian's binaries, initdb + pg_ctl) on a free loopback port.
 
     PostgreSQL refuses to run as root, so as root the cluster belongs to, and runs as, the `postgres`
-    user. fsync is off: the data is thrown away with the directory. `stop()`/`start()` take it down and
+    user. fsync is off (unless `durable`): the data is thrown away with the directory. `stop()`/`start()` take it down and
     up again on the same port, for outage tests; `close()` removes it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self._durable = durable            # fsync on, as a real server runs (for benchmarks)
         self._bin = self._binaries()
         self.port = free_port()
         self._dir = tempfile.mkdtemp(prefix="ag-postgres-")
@@ -139,8 +140,9 @@ class PostgresServer:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.decode(errors='replace').strip()}")
 
     def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._dir} -c max_connections=200"
+        if not self._durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", self._data, "-o", options, "-l", os.path.join(self._dir, "log"), "-w", "-t", "30",
                   "start")
 
