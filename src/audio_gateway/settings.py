@@ -158,7 +158,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             data_dir=Path(env.get("AUDIO_GATEWAY_DATA_DIR") or "data"),
             database_url=env.get("AUDIO_GATEWAY_DATABASE_URL", "").strip() or None,
             db_auto_upgrade=_switch(env, "AUDIO_GATEWAY_DB_AUTO_UPGRADE") is not False,
-            ledger_flush_seconds=_float(env, "AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL", 1.0),
+            ledger_flush_seconds=_float(env, "AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL", 1.0) or 1.0,
             api_keys=_all_keys(env),
             provider_overrides=ProviderOverrides(
                 upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),

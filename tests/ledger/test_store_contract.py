@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from audio_gateway.ledger import LedgerLine
 from audio_gateway.ledger.migrate import head_revision
 from audio_gateway.ledger.queries import RowFilter, TotalsQuery
 from audio_gateway.ledger.schema import VERSION_TABLE, metadata
+from audio_gateway.ledger.store import LedgerStore
 
 from .conftest import migrated, run
 from .rows import T0, at, failed_row, speech_row, transcription_row
@@ -217,3 +219,25 @@ def test_unknown_row_is_none_and_migrations_are_current(ledger_url):
     assert missing is None
     assert again == revision == head_revision()
     assert drift == []                                            # the migrations build exactly schema.py's tables
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_processes_starting_at_once_migrate_one_after_the_other(kind, request, tmp_path):
+    """Prefork workers and job workers start together: each upgrades a brand-new database at the same time."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database("fresh_concurrent")
+
+    async def scenario():
+        stores = [LedgerStore.from_url(url) for _ in range(4)]
+        try:
+            revisions = await asyncio.gather(*(store.upgrade() for store in stores))
+            await stores[0].write([speech_row("after")])
+            return revisions, await stores[1].get("after")
+        finally:
+            for store in stores:
+                await store.close()
+
+    revisions, row = run(scenario())
+    assert revisions == [head_revision()] * 4 and row is not None

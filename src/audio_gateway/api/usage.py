@@ -11,6 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 from litestar import Request, Response, get
+from litestar.types import ExceptionHandlersMap
 
 from ..errors import NotFound, PermissionDenied, ServiceUnavailable
 from ..ledger.queries import GROUP_KEYS, GroupKey, TotalsQuery
@@ -35,7 +36,7 @@ def _ledger_down(request: Request, exc: Exception) -> Response:
         headers={"retry-after": "5"}))
 
 
-_OUTAGE_HANDLERS = {outage: _ledger_down for outage in STORE_ERRORS}
+_OUTAGE_HANDLERS: ExceptionHandlersMap = {outage: _ledger_down for outage in STORE_ERRORS}
 
 
 def _ledger(request: Request) -> Ledger:

@@ -123,7 +123,7 @@ class Page(msgspec.Struct, frozen=True):
 
 def plan_page(start: int, end: int, width: int, limit: int, first: int) -> Page:
     """The buckets of one page: `limit` of them from `first`, the last cut at `end`."""
-    buckets = []
+    buckets: list[tuple[int, int]] = []
     at = first
     while at < end and len(buckets) < limit:
         buckets.append((at, min(at + width, end)))
