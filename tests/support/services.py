@@ -151,6 +151,13 @@ class PostgresServer:
         that with fsync and synchronous_commit off here would lose the last commits)."""
         self._run("pg_ctl", "-D", self._data, "-m", "fast", "-w", "stop")
 
+    def running(self) -> bool:
+        try:
+            self._run("pg_ctl", "-D", self._data, "status")
+        except RuntimeError:
+            return False
+        return True
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
