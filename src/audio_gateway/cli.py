@@ -115,33 +115,16 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 def _usage(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
-    from datetime import UTC, datetime
 
     from .ledger.runtime import ledger_url
-    from .ledger.store import LedgerStore
-    from .ledger.usage_cli import EPOCH, render, usage_report
+    from .ledger.usage_cli import NoLedger, usage_text
 
-    since, until = args.since or EPOCH, args.until or datetime.now(UTC)
-    if until <= since:
-        print("audio-gateway: --until must be after --since", file=sys.stderr)
-        return 2
-
-    async def report() -> str | None:
-        store = LedgerStore.from_url(ledger_url(settings))
-        try:
-            if await store.revision() is None:
-                return None
-            lines = await usage_report(store, since, until, args.group_by)
-        finally:
-            await store.close()
-        return render(lines, args.group_by, args.format, since=since, until=until)
-
-    text = asyncio.run(report())
-    if text is None:
-        print("audio-gateway: the ledger database has no tables yet; start the gateway or run "
-              "`audio-gateway db upgrade`", file=sys.stderr)
-        return 1
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(asyncio.run(usage_text(ledger_url(settings), args.since, args.until, args.group_by,
+                                                args.format)))
+    except (NoLedger, ValueError) as exc:
+        print(f"audio-gateway: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, NoLedger) else 2
     return 0
 
 

@@ -20,13 +20,18 @@ from ..billing import decimal_text
 from .queries import GroupKey, Total, TotalsQuery
 from .store import LedgerStore
 
-__all__ = ["UsageLine", "CliGroup", "parse_when", "usage_lines", "render", "upgrade_database", "usage_report"]
+__all__ = ["UsageLine", "CliGroup", "NoLedger", "parse_when", "usage_lines", "render", "upgrade_database",
+           "usage_report", "usage_text"]
 
 CliGroup = Literal["model", "key", "provider", "day"]
 Format = Literal["table", "csv", "json"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _STORE_GROUP: dict[str, GroupKey] = {"model": "model", "key": "api_key_id", "provider": "provider"}
 _COLUMNS = ("requests", "characters", "seconds", "audio_seconds", "cost_usd")
+
+
+class NoLedger(RuntimeError):
+    """The database has no ledger tables yet."""
 
 
 class UsageLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,3 +116,19 @@ async def upgrade_database(url: str) -> tuple[str, str]:
         return store.url, await store.upgrade()
     finally:
         await store.close()
+
+
+async def usage_text(url: str, since: datetime | None, until: datetime | None, group_by: CliGroup,
+                     fmt: Format) -> str:
+    """The whole `audio-gateway usage` output; ValueError for a backwards range, NoLedger before any migration."""
+    since, until = since or EPOCH, until or datetime.now(UTC)
+    if until <= since:
+        raise ValueError("--until must be after --since")
+    store = LedgerStore.from_url(url)
+    try:
+        if await store.revision() is None:
+            raise NoLedger("the ledger database has no tables yet; start the gateway or run `audio-gateway db upgrade`")
+        lines = await usage_report(store, since, until, group_by)
+    finally:
+        await store.close()
+    return render(lines, group_by, fmt, since=since, until=until)
