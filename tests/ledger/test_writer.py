@@ -164,3 +164,21 @@ def test_spill_dir_is_created_on_demand(tmp_path: Path):
     assert spill.path is not None and spill.path.read_bytes().count(b"\n") == 2
     spill.rotate()
     assert not spill.is_open
+
+
+def test_a_row_built_wrongly_is_set_aside_and_the_rest_stored(tmp_path):
+    """A naive created_at cannot be stored anywhere: it must not block the rows around it, now or on replay."""
+    bad = speech_row("naive", when=at(5).replace(tzinfo=None))
+
+    async def scenario():
+        async with migrated(f"sqlite:///{tmp_path / 'l.db'}") as store:
+            async with LedgerWriter(store, tmp_path / "spill", flush_interval=60) as writer:
+                for row in [speech_row("ok_1"), bad, speech_row("ok_2")]:
+                    writer.record(row)
+                await writer.flush()
+                await writer.flush()
+                return writer.stats(), await _stored_ids(store)
+
+    stats, ids = run(scenario())
+    assert ids == ["ok_1", "ok_2"] and stats.rejected == 1 and stats.spilled == 0
+    assert (tmp_path / "spill" / "rejected.jsonl").read_bytes().count(b"\n") == 1

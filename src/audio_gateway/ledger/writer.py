@@ -12,8 +12,9 @@ at most one flush interval (and never more than `batch_size` rows plus those of 
 turn). Spill writes are unbuffered, so a spilled row survives a SIGKILL. `aclose()` (SIGTERM, drain)
 flushes everything, spilling what the database will not take within `drain_timeout`.
 
-A row the database refuses as data (too long, a constraint) is set aside in `rejected.jsonl` beside
-the spill files and logged, instead of blocking every row behind it forever.
+A row the database refuses as data (too long, a constraint), or one built wrongly (a naive datetime), is
+set aside in `rejected.jsonl` beside the spill files and logged, instead of blocking every row behind it
+forever. Call `record` from the event loop's thread (request handlers and job tasks do).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 
 from .model import LedgerRow
 from .spill import SpillFile, spilled_files
-from .store import LedgerStore
+from .store import STORE_ERRORS, LedgerStore
 
 __all__ = ["LedgerWriter", "WriterStats"]
 
@@ -40,11 +41,15 @@ log = logging.getLogger("audio_gateway.ledger")
 
 
 def _refused_rows(exc: BaseException) -> bool:
-    """SQLSTATE class 22 (data exception) or 23 (integrity constraint), however the driver wraps it."""
+    """The rows are at fault, not the database: SQLSTATE class 22 (data) or 23 (integrity constraint),
+    however the driver wraps it, or anything that is not a database or network failure at all (a row the
+    code built wrongly, e.g. a naive datetime, fails while its parameters are bound)."""
     if isinstance(exc, (sa.exc.IntegrityError, sa.exc.DataError)):
         return True
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return isinstance(exc, sa.exc.DBAPIError) and isinstance(code, str) and code[:2] in ("22", "23")
+    if isinstance(exc, sa.exc.DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None)
+        return isinstance(code, str) and code[:2] in ("22", "23")
+    return not isinstance(exc, STORE_ERRORS)
 
 
 class WriterStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -229,7 +234,7 @@ class LedgerWriter:
         try:
             self._spill.append(rows)
             self._counts["spilled"] += len(rows)
-        except OSError:
+        except Exception:  # a full disk, or a row that cannot be encoded: record() must still not raise
             self._counts["lost"] += len(rows)
             log.exception("ledger: could not write %d row(s) to the spill file in %s; they are lost",
                           len(rows), self.spill_dir)
@@ -242,6 +247,6 @@ class LedgerWriter:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
             with open(self.spill_dir / "rejected.jsonl", "ab") as out:
                 out.write(msgspec.json.encode(row) + b"\n")
-        except OSError:
+        except Exception:
             log.exception("ledger: could not keep rejected row %s", row.id)
 
