@@ -58,6 +58,7 @@ def _env(config: SoakConfig, openai: FakeOpenAI, siliconflow: FakeSiliconFlow, r
         "AUDIO_GATEWAY_JOB_RETRY_DELAY": "0.2",
         "AUDIO_GATEWAY_JOB_RETRY_BACKOFF_CAP": "1",
         "AUDIO_GATEWAY_JOB_TIMEOUT": "60",
+        "AUDIO_GATEWAY_DATA_DIR": str(config.out_dir / "data"),  # one ledger for the gateway and the workers
         "PYTHONUNBUFFERED": "1",
     }
 

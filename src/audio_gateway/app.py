@@ -19,11 +19,13 @@ from .api.models import list_models, retrieve_model
 from .api.openapi import openapi_config
 from .api.speech import create_speech
 from .api.transcriptions import create_transcription, create_translation
+from .api.usage import costs, request_usage, usage_audio_speeches, usage_audio_transcriptions
 from .billing import count_tokens
 from .catalog import Plan
 from .gateway import Gateway
 from .jobs.runtime import open_job_runtime
 from .jobs.service import JobService
+from .ledger.runtime import open_ledger
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -40,7 +42,10 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with Gateway.running(plan, deadline=settings.request_deadline_seconds) as gateway:
+        # The ledger opens first and closes last: rows of requests that finish during shutdown are drained too.
+        async with open_ledger(settings) as ledger, \
+                Gateway.running(plan, deadline=settings.request_deadline_seconds) as gateway:
+            app.state.ledger = ledger
             app.state.gateway = gateway
             if not settings.jobs_enabled:
                 app.state.jobs = None
@@ -54,7 +59,8 @@ def create_app(settings: Settings, plan: Plan) -> Litestar:
         path="/v1",
         middleware=[DefineMiddleware(ApiKeyMiddleware, keys=KeyRing(settings.api_keys))],
         route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation,
-                        create_job, get_job, list_jobs, cancel_job],
+                        create_job, get_job, list_jobs, cancel_job,
+                        usage_audio_speeches, usage_audio_transcriptions, costs, request_usage],
     )
     return Litestar(
         route_handlers=[healthz, readyz, v1],

@@ -1,4 +1,4 @@
-"""`audio-gateway`: serve, catalog check/show (and, with jobs, worker)."""
+"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade and usage (the ledger)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from .catalog import CatalogInvalid, Plan, load_plan
@@ -103,6 +104,41 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from .ledger.runtime import ledger_url
+    from .ledger.usage_cli import upgrade_database
+
+    url, revision = asyncio.run(upgrade_database(ledger_url(settings)))
+    print(f"ledger database {url}: at revision {revision} (the latest)")
+    return 0
+
+
+def _usage(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from .ledger.runtime import ledger_url
+    from .ledger.usage_cli import NoLedger, usage_text
+
+    try:
+        sys.stdout.write(asyncio.run(usage_text(ledger_url(settings), args.since, args.until, args.group_by,
+                                                args.format)))
+    except (NoLedger, ValueError) as exc:
+        print(f"audio-gateway: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, NoLedger) else 2
+    return 0
+
+
+def _when(raw: str) -> datetime:
+    from .ledger.usage_cli import parse_when
+
+    try:
+        return parse_when(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date (2024-11-01) or date-time (2024-11-01T12:00Z), got {raw!r}") from None
+
+
 def _at_least_one(raw: str) -> int:
     try:
         value = int(raw)
@@ -134,6 +170,15 @@ def _parser() -> argparse.ArgumentParser:
         sub = catalog_commands.add_parser(name, help=help_)
         sub.add_argument("dir", nargs="?", type=Path, default=None)
         sub.set_defaults(run=run)
+    db = commands.add_parser("db", help="the ledger database ($AUDIO_GATEWAY_DATABASE_URL or the data directory)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply the ledger's schema migrations").set_defaults(run=_db_upgrade)
+    usage = commands.add_parser("usage", help="usage and cost totals from the ledger (the same as the usage API)")
+    usage.add_argument("--since", type=_when, default=None, help="from this UTC date/time (default: the beginning)")
+    usage.add_argument("--until", type=_when, default=None, help="up to this UTC date/time, exclusive (default: now)")
+    usage.add_argument("--group-by", choices=("model", "key", "provider", "day"), default="model")
+    usage.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    usage.set_defaults(run=_usage)
     return parser
 
 

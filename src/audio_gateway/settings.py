@@ -115,6 +115,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalog_dir: Path = Path("catalog")
     # Where the gateway keeps its own files (the embedded SQLite ledger, spill files); created on demand.
     data_dir: Path = Path("data")
+    # The billing ledger: unset means an SQLite file in data_dir; postgresql://… to share one between replicas.
+    database_url: str | None = None
+    db_auto_upgrade: bool = True
+    ledger_flush_seconds: float = 1.0
     api_keys: tuple[ClientKey, ...] = ()
     provider_overrides: ProviderOverrides = ProviderOverrides()
     log_level: str = "INFO"
@@ -152,6 +156,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             catalog_dir=Path(env.get("AUDIO_GATEWAY_CATALOG") or "catalog"),
             data_dir=Path(env.get("AUDIO_GATEWAY_DATA_DIR") or "data"),
+            database_url=env.get("AUDIO_GATEWAY_DATABASE_URL", "").strip() or None,
+            db_auto_upgrade=_switch(env, "AUDIO_GATEWAY_DB_AUTO_UPGRADE") is not False,
+            ledger_flush_seconds=_float(env, "AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL", 1.0) or 1.0,
             api_keys=_all_keys(env),
             provider_overrides=ProviderOverrides(
                 upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),

@@ -131,11 +131,12 @@ def test_serve_reports_a_bad_workers_value_clearly():
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_serve_exits_3_when_the_app_cannot_start(workers):
+def test_serve_exits_3_when_the_app_cannot_start(workers, tmp_path):
     """The lifespan fails (S3's endpoint is not a URL): with one process or many, `serve` stops with uvicorn's
     status for it, and the supervisor does not keep forking workers that would fail the same way."""
     env = {"AUDIO_GATEWAY_QUEUE_URL": "redis://127.0.0.1:1/0", "AUDIO_GATEWAY_S3_BUCKET": "jobs",
-           "AWS_ENDPOINT_URL": "not a url", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+           "AWS_ENDPOINT_URL": "not a url", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AUDIO_GATEWAY_DATA_DIR": str(tmp_path)}  # its ledger, out of the repository
     result = run_cli("serve", "--port", "0", "--workers", workers, env=env)
     assert result.returncode == 3, result.stderr[-2000:]
     assert "Application startup failed" in result.stderr

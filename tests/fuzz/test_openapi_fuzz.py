@@ -16,7 +16,9 @@ AUTH = {"Authorization": f"Bearer {CLIENT_KEYS['alice']}"}
 INPUTLESS = ["GET /healthz", "GET /readyz", "GET /v1/models"]
 WITH_INPUT = ["GET /v1/models/{model_id}", "POST /v1/audio/speech", "POST /v1/audio/transcriptions",
               "POST /v1/audio/translations", "POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{job_id}",
-              "DELETE /v1/jobs/{job_id}"]
+              "DELETE /v1/jobs/{job_id}", "GET /v1/organization/usage/audio_speeches",
+              "GET /v1/organization/usage/audio_transcriptions", "GET /v1/organization/costs",
+              "GET /v1/usage/requests/{request_id}"]
 CASES = [(label, GenerationMode.POSITIVE) for label in INPUTLESS + WITH_INPUT] + [
     (label, GenerationMode.NEGATIVE) for label in WITH_INPUT]
 

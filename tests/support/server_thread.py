@@ -6,6 +6,7 @@ Tests then talk to it over real HTTP, with raw httpx and with the official SDK.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,8 @@ CATALOG_DIR = REPO / "catalog"
 
 class GatewayServer:
     def __init__(self, env: Mapping[str, str], *, catalog_dir: Path = CATALOG_DIR):
-        self.env = dict(env)
+        # A ledger of its own (SQLite in a temporary data directory) unless the test names one.
+        self.env = {"AUDIO_GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="ag-data-"), **env}
         self.settings = Settings.from_env({**self.env, "AUDIO_GATEWAY_CATALOG": str(catalog_dir)})
         self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), overrides=self.settings.provider_overrides)
         config = uvicorn_config(create_app(self.settings, self.plan), self.settings, host="127.0.0.1", port=0,

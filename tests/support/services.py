@@ -1,11 +1,13 @@
-"""Real Redis and S3-compatible (moto) servers on free loopback ports, and worker processes.
+"""Real Redis, S3-compatible (moto) and PostgreSQL servers on free loopback ports, and worker processes.
 
 Each test session starts its own; nothing is shared with the machine or mocked.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -17,13 +19,18 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "RedisServer", "MotoS3Server", "WorkerProcess", "GatewayProcess"]
+__all__ = ["free_port", "RedisServer", "MotoS3Server", "PostgresServer", "WorkerProcess", "GatewayProcess"]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _own_data_dir(env: dict[str, str]) -> dict[str, str]:
+    """A process keeps its ledger (and spill files) in a temporary directory unless the test names one."""
+    return {"AUDIO_GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="ag-data-"), **env}
 
 
 def _wait_for(check, what: str, timeout: float = 20.0) -> None:
@@ -91,6 +98,82 @@ class MotoS3Server:
         self._process.wait(10)
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (Debian's binaries, initdb + pg_ctl) on a free loopback port.
+
+    PostgreSQL refuses to run as root, so as root the cluster belongs to, and runs as, the `postgres`
+    user. fsync is off (unless `durable`): the data is thrown away with the directory. `stop()`/`start()` take it down and
+    up again on the same port, for outage tests; `close()` removes it.
+    """
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self._durable = durable            # fsync on, as a real server runs (for benchmarks)
+        self._bin = self._binaries()
+        self.port = free_port()
+        self._dir = tempfile.mkdtemp(prefix="ag-postgres-")
+        self._data = os.path.join(self._dir, "data")
+        self._user = "postgres" if os.geteuid() == 0 else None
+        if self._user is not None:
+            entry = pwd.getpwnam(self._user)
+            os.chown(self._dir, entry.pw_uid, entry.pw_gid)
+        self._run("initdb", "-D", self._data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync",
+                  "--no-instructions")
+        self.start()
+
+    @staticmethod
+    def _binaries() -> str:
+        """Debian keeps the server tools off PATH, in /usr/lib/postgresql/<major>/bin (newest wins)."""
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+        on_path = shutil.which("initdb")
+        if found:
+            return os.path.dirname(found[-1])
+        if on_path:
+            return os.path.dirname(os.path.realpath(on_path))
+        raise RuntimeError("PostgreSQL is not installed; `make test` installs it (scripts/ensure-system-deps.sh)")
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [os.path.join(self._bin, tool), *args]
+        if self._user is not None:
+            command = ["runuser", "-u", self._user, "--", *command]
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self._dir, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.decode(errors='replace').strip()}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._dir} -c max_connections=200"
+        if not self._durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", self._data, "-o", options, "-l", os.path.join(self._dir, "log"), "-w", "-t", "30",
+                  "start")
+
+    def stop(self) -> None:
+        """A clean, fast shutdown: connections are cut, committed data stays (unlike `-m immediate`, a crash
+        that with fsync and synchronous_commit off here would lose the last commits)."""
+        self._run("pg_ctl", "-D", self._data, "-m", "fast", "-w", "stop")
+
+    def running(self) -> bool:
+        try:
+            self._run("pg_ctl", "-D", self._data, "status")
+        except RuntimeError:
+            return False
+        return True
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A fresh database in this cluster; returns its URL."""
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return self.url(name)
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        except RuntimeError:
+            pass  # already stopped
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
 class WorkerProcess:
     """`audio-gateway worker` in its own process, so a test can kill it like a crashed machine."""
 
@@ -99,7 +182,7 @@ class WorkerProcess:
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "audio_gateway.cli", "worker"],
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, **_own_data_dir(env), "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
     def kill(self) -> None:
@@ -134,7 +217,7 @@ class GatewayProcess:
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "audio_gateway.cli", "serve", "--port", str(self.port)],
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, **_own_data_dir(env), "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
         _wait_for(self._up, "audio-gateway serve")
 

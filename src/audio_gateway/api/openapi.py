@@ -68,6 +68,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 _ERROR_TEXT = {
     "400": "Invalid request; `error.param` names the field.",
     "401": "Missing or invalid API key.",
+    "403": "The key may not read this (another key's usage).",
     "404": "Unknown model or job.",
     "409": "Idempotency-Key reused with a different body, or the job already finished.",
     "413": "Request body or uploaded file too large.",

@@ -22,6 +22,7 @@ from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
 from ..ledger import LedgerRow
 from ..ledger.build import RowContext, served_row
+from ..ledger.runtime import open_ledger
 from ..providers import UpstreamFailure
 from ..settings import Settings
 from .books import job_row
@@ -199,8 +200,10 @@ def build_worker(settings: Settings, plan: Plan) -> Worker:
     stack = contextlib.AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
+        # ctx["ledger"].sink is where a job's row goes when it ends; closing the stack drains it.
+        ctx["ledger"] = await stack.enter_async_context(open_ledger(settings))
         gateway = await stack.enter_async_context(Gateway.running(plan, deadline=settings.request_deadline_seconds))
-        ctx["runtime"] = await stack.enter_async_context(open_job_runtime(settings, gateway))
+        ctx["runtime"] = await stack.enter_async_context(open_job_runtime(settings, gateway, ctx["ledger"].sink))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await stack.aclose()

@@ -75,7 +75,7 @@ class _Worker:
 class Lease:
     """One slot for one job. `finished()` once the job's last reply arrived; `release()` always."""
 
-    def __init__(self, pool: "WorkerPool", worker: _Worker):
+    def __init__(self, pool: WorkerPool, worker: _Worker):
         self._pool = pool
         self._worker: _Worker | None = worker
         self._clean = False

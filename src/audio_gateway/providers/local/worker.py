@@ -17,8 +17,20 @@ from typing import IO
 import msgspec
 
 from .protocol import (
-    Chunk, EngineSpec, EspeakSpec, Failed, Finished, Job, Ready, Reply, SpeakJob, TranscribeJob, WhisperSpec,
-    decode_job, encode_frame, read_frame_sync,
+    Chunk,
+    EngineSpec,
+    EspeakSpec,
+    Failed,
+    Finished,
+    Job,
+    Ready,
+    Reply,
+    SpeakJob,
+    TranscribeJob,
+    WhisperSpec,
+    decode_job,
+    encode_frame,
+    read_frame_sync,
 )
 
 __all__ = ["main", "job_runner"]

@@ -1,0 +1,184 @@
+"""LedgerWriter: batching, flush interval, drain, the memory bound, and spill files left by other processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from audio_gateway.ledger.queries import RowFilter
+from audio_gateway.ledger.spill import SpillFile
+from audio_gateway.ledger.writer import LedgerWriter
+
+from .conftest import migrated, run
+from .rows import at, speech_row
+
+
+async def _stored_ids(store) -> list[str]:
+    page = await store.list_rows(RowFilter(), limit=10_000)
+    return sorted(row.id for row in page.rows)
+
+
+async def _until(check, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def _rows(prefix: str, count: int):
+    return [speech_row(f"{prefix}{i:05d}", when=at(i)) for i in range(count)]
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_interval(ledger_url, tmp_path):
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            writer = await LedgerWriter(store, tmp_path / "spill", flush_interval=60, batch_size=10).start()
+            for row in _rows("r", 25):
+                writer.record(row)
+
+            async def all_stored() -> bool:     # a full batch wakes the flusher, which writes all it holds
+                return len(await _stored_ids(store)) == 25
+            await _until(all_stored)
+            stats = writer.stats()
+            await writer.aclose()
+            return await _stored_ids(store), stats
+
+    ids, stats = run(scenario())
+    assert ids == [row.id for row in _rows("r", 25)]
+    assert (stats.recorded, stats.written, stats.spilled, stats.pending) == (25, 25, 0, 0)
+
+
+def test_rows_are_flushed_within_one_interval(tmp_path):
+    async def scenario():
+        async with migrated(f"sqlite:///{tmp_path / 'l.db'}") as store:
+            async with LedgerWriter(store, tmp_path / "spill", flush_interval=0.05) as writer:
+                for row in _rows("r", 3):
+                    writer.record(row)
+
+                async def three() -> bool:
+                    return len(await _stored_ids(store)) == 3
+                await _until(three, timeout=2.0)
+
+    run(scenario())
+
+
+def test_drain_writes_every_recorded_row(ledger_url, tmp_path):
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            writer = await LedgerWriter(store, tmp_path / "spill", flush_interval=60, batch_size=1000).start()
+            for row in _rows("r", 700):
+                writer.record(row)
+            await writer.aclose()
+            writer.record(speech_row("late"))              # after close: spilled, replayed by the next writer
+            late = writer.stats().spilled
+            async with LedgerWriter(store, tmp_path / "spill", flush_interval=60) as successor:
+                await successor.flush()
+            return await _stored_ids(store), late
+
+    ids, late = run(scenario())
+    assert late == 1 and len(ids) == 701 and "late" in ids
+
+
+def test_past_the_memory_bound_rows_spill_and_are_replayed(ledger_url, tmp_path):
+    spill = tmp_path / "spill"
+
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            writer = await LedgerWriter(store, spill, flush_interval=60, batch_size=1000, max_pending=5).start()
+            for row in _rows("r", 12):
+                writer.record(row)
+            held = writer.stats()
+            files = sorted(spill.glob("*.spill.jsonl"))
+            await writer.flush()
+            after = writer.stats()
+            await writer.aclose()
+            return held, files, after, await _stored_ids(store)
+
+    held, files, after, ids = run(scenario())
+    assert (held.pending, held.spilled) == (5, 7) and len(files) == 1
+    assert (after.written, after.replayed) == (5, 7)
+    assert ids == [row.id for row in _rows("r", 12)]
+    assert list(spill.glob("*.spill.jsonl")) == []
+
+
+def test_a_dead_process_spill_file_is_replayed_and_a_torn_last_line_skipped(ledger_url, tmp_path):
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    rows = _rows("dead", 30)
+    torn = msgspec.json.encode(speech_row("torn"))[:57]          # SIGKILLed in the middle of a write
+    (spill / "otherhost-4242-1.spill.jsonl").write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows) + torn)
+
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            await store.write(rows[:10])                          # some were stored before the crash
+            async with LedgerWriter(store, spill, flush_interval=60, batch_size=8) as writer:
+                await writer.flush()
+                stats = writer.stats()
+            return stats, await _stored_ids(store)
+
+    stats, ids = run(scenario())
+    assert ids == [row.id for row in rows]                        # each once, none twice
+    assert stats.replayed == 30
+    assert list(spill.iterdir()) == []
+
+
+def test_a_live_writers_spill_file_is_left_to_it(tmp_path):
+    spill = tmp_path / "spill"
+    other = SpillFile(spill)                                      # another live process, still spilling
+    other.append(_rows("live", 3))
+
+    async def scenario():
+        async with migrated(f"sqlite:///{tmp_path / 'l.db'}") as store:
+            async with LedgerWriter(store, spill, flush_interval=60) as writer:
+                await writer.flush()
+                before = await _stored_ids(store)
+                other.rotate()                                    # it closes the file (or dies)
+                await writer.flush()
+                return before, await _stored_ids(store)
+
+    before, after = run(scenario())
+    assert before == [] and after == ["live00000", "live00001", "live00002"]
+
+
+@pytest.mark.parametrize("size", [1, 499, 500, 501])
+def test_batches_split_at_the_batch_size(tmp_path, size):
+    async def scenario():
+        async with migrated(f"sqlite:///{tmp_path / 'l.db'}") as store:
+            writer = await LedgerWriter(store, tmp_path / "spill", flush_interval=60, batch_size=500).start()
+            for row in _rows("r", size):
+                writer.record(row)
+            await writer.aclose()
+            return len(await _stored_ids(store)), writer.stats()
+
+    count, stats = run(scenario())
+    assert count == stats.written == size and stats.spilled == 0
+
+
+def test_spill_dir_is_created_on_demand(tmp_path: Path):
+    spill = SpillFile(tmp_path / "a" / "b")
+    spill.append(_rows("r", 2))
+    assert spill.path is not None and spill.path.read_bytes().count(b"\n") == 2
+    spill.rotate()
+    assert not spill.is_open
+
+
+def test_a_row_built_wrongly_is_set_aside_and_the_rest_stored(tmp_path):
+    """A naive created_at cannot be stored anywhere: it must not block the rows around it, now or on replay."""
+    bad = speech_row("naive", when=at(5).replace(tzinfo=None))
+
+    async def scenario():
+        async with migrated(f"sqlite:///{tmp_path / 'l.db'}") as store:
+            async with LedgerWriter(store, tmp_path / "spill", flush_interval=60) as writer:
+                for row in [speech_row("ok_1"), bad, speech_row("ok_2")]:
+                    writer.record(row)
+                await writer.flush()
+                await writer.flush()
+                return writer.stats(), await _stored_ids(store)
+
+    stats, ids = run(scenario())
+    assert ids == ["ok_1", "ok_2"] and stats.rejected == 1 and stats.spilled == 0
+    assert (tmp_path / "spill" / "rejected.jsonl").read_bytes().count(b"\n") == 1
