@@ -12,6 +12,7 @@ from .support.server_thread import GatewayServer
 OPENAI_KEY = "sk-provider-openai-SECRET-0123456789"
 SILICONFLOW_KEY = "sk-provider-siliconflow-SECRET-9876543210"
 CLIENT_KEYS = {"alice": "sk-gw-alice-7f3a9c", "bob": "sk-gw-bob-41d2e8"}
+SERVER_SECRET = "test-server-secret-0123456789abcdef-not-for-production"
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +46,7 @@ def provider_env(fake_openai, fake_siliconflow, **overrides: str) -> dict[str, s
         # Tests inject failures back to back into one shared gateway; breaker behaviour has its own tests.
         "AUDIO_GATEWAY_CIRCUIT_BREAKER": "off",
         "AUDIO_GATEWAY_API_KEYS": ",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()),
+        "AUDIO_GATEWAY_SECRET_KEY": SERVER_SECRET,  # owner ids; without it the gateway would write ./data/secret_key
     }
     env.update(overrides)
     return env
