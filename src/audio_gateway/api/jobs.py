@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 
 from ..errors import InvalidRequest, ServiceUnavailable
+from ..jobs.model import JobOwner
 from ..jobs.runtime import BACKEND_OUTAGES
 from ..jobs.service import FileUrlJob, JobService, body_hash
 from ..speech import SpeechRequest
@@ -49,9 +50,10 @@ def _backend_down(request: Request, exc: Exception) -> Response:
 _OUTAGE_HANDLERS = {outage: _backend_down for outage in BACKEND_OUTAGES}
 
 
-def _owner(request: Request) -> str:
+def _owner(request: Request) -> JobOwner:
+    """The key's owner id, and its legacy one: the secret is at hand here, so older jobs stay reachable."""
     key = client_key(request)
-    return key.owner if key else ANONYMOUS
+    return JobOwner(key.owner, legacy=key.legacy_owner) if key else JobOwner(ANONYMOUS)
 
 
 @post("/jobs", status_code=202, request_max_body_size=None, operation_class=CreateJobOperation, exception_handlers=_OUTAGE_HANDLERS)
