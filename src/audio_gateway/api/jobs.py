@@ -14,13 +14,15 @@ from ..jobs.service import FileUrlJob, JobService, body_hash
 from ..speech import SpeechRequest
 from ..transcription import read_multipart
 from .auth import client_key
-from .errors import decode_json_body, gateway_error_response, json_response
+from .body import read_capped
+from .errors import decode_json_body, decode_json_request, gateway_error_response, json_response
 from .openapi import CreateJobOperation, JobOperation, ListJobsOperation
 from .transcriptions import upload_limits
 
 __all__ = ["create_job", "get_job", "list_jobs", "cancel_job"]
 
 ANONYMOUS = "anonymous"
+MAX_JOB_JSON_BYTES = 2 * 1024 * 1024  # a 200,000-character input, escaped, fits; multipart has its own caps
 log = logging.getLogger("audio_gateway.jobs")
 
 
@@ -71,14 +73,14 @@ async def create_job(request: Request) -> Response:
         finally:
             upload.close()
     else:
-        raw = await request.body()
-        if len(raw) > 2 * 1024 * 1024:
-            raise InvalidRequest("The JSON body is larger than 2 MB.", code="body_too_large")
-        peek = decode_json_body(raw, _ModelOnly)
+        raw = await read_capped(request, MAX_JOB_JSON_BYTES)
+        peek = await decode_json_request(raw, _ModelOnly)  # depth checked here, once
         if peek.file_url is not None:
-            record, created = await service.submit_file_url(owner, decode_json_body(raw, FileUrlJob), body_hash(raw), idempotency_key)
+            job = decode_json_body(raw, FileUrlJob, depth_checked=True)
+            record, created = await service.submit_file_url(owner, job, body_hash(raw), idempotency_key)
         else:
-            record, created = await service.submit_speech(owner, decode_json_body(raw, SpeechRequest), body_hash(raw), idempotency_key)
+            speech = decode_json_body(raw, SpeechRequest, depth_checked=True)
+            record, created = await service.submit_speech(owner, speech, body_hash(raw), idempotency_key)
     request.scope["state"]["log"].update({"model_asked": record.model, "job": record.id, "job_created": created})
     return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
 

@@ -11,7 +11,7 @@ from ..gateway import Gateway, SpeechOutcome
 from ..providers import UpstreamFailure
 from ..speech import SpeechRequest, validate_speech
 from .billing_headers import gateway_headers, log_fields
-from .errors import decode_json_body
+from .errors import decode_json_request
 from .openapi import SpeechOperation
 
 __all__ = ["create_speech"]
@@ -36,7 +36,7 @@ async def _relay(outcome: SpeechOutcome, log: dict) -> AsyncIterator[bytes]:
 
 @post("/audio/speech", status_code=200, operation_class=SpeechOperation)
 async def create_speech(request: Request) -> Stream:
-    speech = decode_json_body(await request.body(), SpeechRequest)
+    speech = await decode_json_request(await request.body(), SpeechRequest)
     gateway: Gateway = request.app.state.gateway
     log = request.scope["state"]["log"]
     log["model_asked"] = speech.model
