@@ -12,6 +12,7 @@ from .support.server_thread import GatewayServer
 OPENAI_KEY = "sk-provider-openai-SECRET-0123456789"
 SILICONFLOW_KEY = "sk-provider-siliconflow-SECRET-9876543210"
 CLIENT_KEYS = {"alice": "sk-gw-alice-7f3a9c", "bob": "sk-gw-bob-41d2e8"}
+SERVER_SECRET = "test-server-secret-0123456789abcdef-not-for-production"
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,7 @@ def provider_env(fake_openai, fake_siliconflow, **overrides: str) -> dict[str, s
         "AUDIO_GATEWAY_API_KEYS": ",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()),
         # Cloud routing exactly as written before the local provider: its own tests (tests/local/) switch it on.
         "AUDIO_GATEWAY_LOCAL": "off",
+        "AUDIO_GATEWAY_SECRET_KEY": SERVER_SECRET,  # owner ids; without it the gateway would write ./data/secret_key
     }
     env.update(overrides)
     return env

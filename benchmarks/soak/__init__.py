@@ -5,7 +5,7 @@ redis-server and moto S3 server, the gateway and two workers as real processes; 
 mixed sync and job requests while the fakes fail at random (seeded) and a worker is SIGKILLed, another
 SIGTERMed, each replaced; then waits for every accepted job and checks the invariants: no 5xx but the
 gateway's own 502/503/504, every error in OpenAI's shape, no transport errors, no job lost or stuck, no
-provider key shown, and no RSS or descriptor growth in the gateway. Modules, in the order a run uses them:
+provider key shown, no connection held after an early answer, and no RSS or descriptor growth in the gateway. Modules, in the order a run uses them:
 
     config   SoakConfig: the knobs and their bounded defaults
     stack    the processes and servers, started and stopped together

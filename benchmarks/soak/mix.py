@@ -69,6 +69,9 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
     """Sent as Idempotency-Key; a repeat of the same call must return the same job."""
     abandon: bool = False
     """Read the first chunk of a 200 stream, then hang up (the gateway must cancel upstream, leak nothing)."""
+    trickle: int | None = None
+    """Over a raw socket: announce this Content-Length, send `content`, then one more byte at a time; the
+    gateway must answer early and close the connection within its drain bound, not hold it."""
 
 
 def _uploads() -> tuple[Upload, ...]:
@@ -219,13 +222,49 @@ def _invalid_call(rng: random.Random, uploads: tuple[Upload, ...]) -> Call:
         lambda: _invalid("private_file_url", "POST", "/v1/jobs",
                          json={"model": "whisper-1", "file_url": "http://127.0.0.1:9/secret.wav"}),
         lambda: _invalid("job_unknown_model", "POST", "/v1/jobs", json={**speech, "model": "no-such-model"}),
+        lambda: _invalid("deep_json", "POST", "/v1/audio/speech", content=_deep(speech, rng.choice((65, 1_000, 50_000))),
+                         content_type="application/json"),
+        lambda: _invalid("deep_json_job", "POST", "/v1/jobs", content=_deep(speech, rng.choice((65, 1_000))),
+                         content_type="application/json"),
+        lambda: _invalid("truncated_multipart", "POST", "/v1/audio/transcriptions", content=_cut_multipart(rng, upload),
+                         content_type=f"multipart/form-data; boundary={_BOUNDARY}"),
+        lambda: _invalid("truncated_multipart_job", "POST", "/v1/jobs", content=_cut_multipart(rng, upload),
+                         content_type=f"multipart/form-data; boundary={_BOUNDARY}"),
     )
     return rng.choice(choices)()
+
+
+_BOUNDARY = "soak-cut"
+
+
+def _deep(body: dict[str, Any], depth: int) -> bytes:
+    """A valid body plus one ignored field that makes it nest `depth` levels (past the gateway's 64)."""
+    inner = depth - 1
+    return msgspec.json.encode(body)[:-1] + b', "deep": ' + b"[" * inner + b"]" * inner + b"}"
+
+
+def _cut_multipart(rng: random.Random, upload: Upload) -> bytes:
+    """A whole transcription form but for its closing boundary, cut after the file or somewhere inside it."""
+    head = (f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'
+            f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{upload.name}"\r\n'
+            f"Content-Type: {upload.content_type}\r\n\r\n").encode()
+    body = head + upload.data + b"\r\n"
+    return body if rng.random() < 0.5 else body[: rng.randint(len(head), len(body))]
+
+
+def _trickle(rng: random.Random, uploads: tuple[Upload, ...]) -> Call:
+    """An early answer to a body still arriving: 401 (no key) or 413 (announced past the 1 MiB JSON cap)."""
+    if rng.random() < 0.5:
+        return Call(kind="invalid:trickle_no_key", method="POST", path="/v1/audio/speech", expect="reject",
+                    key=None, content=b'{"model": "tts-1", ', content_type="application/json", trickle=10_000_000)
+    return Call(kind="invalid:trickle_too_large", method="POST", path="/v1/audio/speech", expect="reject",
+                content=b'{"model": "tts-1", ', content_type="application/json", trickle=2_000_000)
 
 
 _MIX: tuple[tuple[Callable[[random.Random, tuple[Upload, ...]], Call], int], ...] = (
     (_tts, 26), (_tts_sdk, 5), (_stt, 15), (_stt_sdk, 4), (_translate, 3), (_read, 10), (_invalid_call, 14),
     (_job_tts, 10), (_job_stt, 6), (_job_idempotent, 2), (_job_cancel, 2), (_job_read, 3), (_tts_abandon, 3),
+    (_trickle, 1),
 )
 
 

@@ -116,7 +116,7 @@ def _failures(report: Report, fd_slack: int, rss_growth_mib: float, events_expec
         (g.rss_growth_mib <= rss_growth_mib, f"gateway RSS grew {g.rss_growth_mib} MiB (bound {rss_growth_mib})"),
         (g.exit_code in (0, -signal.SIGTERM) and g.exit_seconds < _SHUTDOWN_GRACE,
          f"gateway exit {g.exit_code} {g.exit_seconds}s after SIGTERM (not a clean shutdown)"),
-        (report.logs.secrets_in_logs == 0, f"{report.logs.secrets_in_logs} provider keys in the logs"),
+        (report.logs.secrets_in_logs == 0, f"{report.logs.secrets_in_logs} secrets (provider keys, server secret) in the logs"),
         (len(report.workers) == events_expected, f"{len(report.workers)} of {events_expected} worker disruptions ran"),
     ]
     return [message for passed, message in checks if not passed]
@@ -171,7 +171,7 @@ def render(report: Report) -> str:
         f"gateway   RSS {g.rss_mib_start} -> {g.rss_mib_end} MiB (peak {g.rss_mib_peak}, growth {g.rss_growth_mib}); "
         f"fds {g.fds_start} -> {g.fds_end} (peak {g.fds_peak}); exit {g.exit_code} {g.exit_seconds}s after SIGTERM",
         f"logs      gateway tracebacks {report.logs.gateway_tracebacks}, worker tracebacks "
-        f"{report.logs.worker_tracebacks}, provider keys in logs {report.logs.secrets_in_logs}",
+        f"{report.logs.worker_tracebacks}, secrets in logs {report.logs.secrets_in_logs}",
     ]
     for name, examples in report.examples.items():
         for example in examples[:3]:

@@ -21,7 +21,7 @@ from .mix import Call, plan
 from .procstat import ProcSample, sample
 from .report import Report, build_report, scan_logs
 from .send import Sender
-from .stack import PROVIDER_KEYS, Stack, open_stack
+from .stack import PROVIDER_KEYS, SERVER_SECRET, Stack, open_stack
 from .tally import Tally
 
 __all__ = ["run_soak"]
@@ -217,7 +217,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print) -> Report:
     with open_stack(config, out) as stack:
         run = asyncio.run(_run(config, stack, say))
         exit_code, exit_seconds = stack.stop_gateway()
-    logs = scan_logs(stack.gateway.log_path, stack.workers.log_paths, tuple(PROVIDER_KEYS.values()))
+    logs = scan_logs(stack.gateway.log_path, stack.workers.log_paths, (*PROVIDER_KEYS.values(), SERVER_SECRET))
     report = build_report(
         config=msgspec.to_builtins(config, enc_hook=str), tally=run.tally, planned=config.warmup + config.requests,
         warmup=config.warmup, load_seconds=run.load_seconds, wall_seconds=time.monotonic() - started,

@@ -7,9 +7,11 @@ and no provider key may appear anywhere in what the client sees.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -21,6 +23,8 @@ from .stack import CLIENT_KEYS, PROVIDER_KEYS
 __all__ = ["Outcome", "Sender", "is_openai_error"]
 
 GATEWAY_5XX = frozenset({502, 503, 504})
+TRICKLE_CAP = 15.0
+"""Seconds a trickling call keeps sending: well past the gateway's drain bound (5 s), so a held one shows."""
 _SECRETS = tuple(key.encode() for key in PROVIDER_KEYS.values())
 _NO_JOB = "job_" + "0" * 32
 
@@ -46,6 +50,8 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     job_id: str | None = None
     job_key: str | None = None
     idempotency_key: str | None = None
+    held: bool = False
+    """A trickling call whose connection the gateway still held open after TRICKLE_CAP seconds."""
 
 
 def is_openai_error(body: bytes) -> bool:
@@ -113,6 +119,8 @@ class Sender:
         started = time.monotonic()
         if call.sdk:
             outcome = await self._via_sdk(call, started)
+        elif call.trickle is not None:
+            outcome = await self._via_trickle(call, started)
         else:
             outcome = await self._via_httpx(call, started)
         if outcome.job_id and outcome.job_key == "alice":
@@ -150,6 +158,46 @@ class Sender:
         finally:
             await response.aclose()
         return self._judge(call, started, response.status_code, response.headers, body, truncated)
+
+    async def _via_trickle(self, call: Call, started: float) -> Outcome:
+        """Raw socket: head, the start of the body, then a byte every 0.1 s until the gateway closes."""
+        url = urlsplit(str(self.http.base_url))
+        head = [f"{call.method} {call.path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {call.trickle}",
+                *(f"{k}: {v}" for k, v in self._headers(call).items())]
+        if call.content_type:
+            head.append(f"Content-Type: {call.content_type}")
+        try:
+            reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        except OSError as exc:
+            return Outcome(kind=call.kind, expect=call.expect, seconds=time.monotonic() - started,
+                           transport_error=f"{type(exc).__name__}: {exc}")
+        received, closed = b"", False
+        try:
+            writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + (call.content or b""))
+            while time.monotonic() - started < TRICKLE_CAP:
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), 0.1)
+                except TimeoutError:
+                    chunk = None
+                except ConnectionError:
+                    closed = True
+                    break
+                if chunk == b"":
+                    closed = True
+                    break
+                received += chunk or b""
+                if not writer.is_closing():
+                    writer.write(b"x")
+        finally:
+            writer.close()
+        head_bytes, _, body = received.partition(b"\r\n\r\n")
+        if not head_bytes.startswith(b"HTTP/1.1 "):
+            return Outcome(kind=call.kind, expect=call.expect, seconds=time.monotonic() - started,
+                           transport_error=f"no answer before the connection ended: {received[:100]!r}", held=not closed)
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        headers = httpx.Headers([(name, value) for name, _, value in (line.partition(": ") for line in lines[1:])])
+        outcome = self._judge(call, started, int(lines[0].split(" ")[1]), headers, body, None)
+        return msgspec.structs.replace(outcome, held=not closed)
 
     def _judge(self, call: Call, started: float, status: int, headers: httpx.Headers, body: bytes,
                truncated: str | None, problem: str | None = None) -> Outcome:

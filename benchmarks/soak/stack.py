@@ -23,10 +23,13 @@ from tests.support.services import MotoS3Server, RedisServer, WorkerProcess, fre
 
 from .config import SoakConfig
 
-__all__ = ["CLIENT_KEYS", "PROVIDER_KEYS", "BUCKET", "GatewayProcess", "Stack", "Workers", "open_stack"]
+__all__ = ["CLIENT_KEYS", "PROVIDER_KEYS", "SERVER_SECRET", "BUCKET", "GatewayProcess", "Stack", "Workers",
+           "open_stack"]
 
 CLIENT_KEYS = {"alice": "sk-soak-alice-5b0c7e91", "bob": "sk-soak-bob-c24d18aa"}
 PROVIDER_KEYS = {"openai": "sk-soak-provider-openai-SECRET-51f0", "siliconflow": "sk-soak-provider-sf-SECRET-a7e3"}
+SERVER_SECRET = "soak-server-secret-3f9a0c5e7b1d2846-not-for-production"
+"""AUDIO_GATEWAY_SECRET_KEY: owner ids, and one more secret that must never reach a log."""
 BUCKET = "audio-gateway-soak"
 
 
@@ -39,6 +42,7 @@ def _env(config: SoakConfig, openai: FakeOpenAI, siliconflow: FakeSiliconFlow, r
         "SILICONFLOW_BASE_URL": siliconflow.url,
         "SILICONFLOW_API_KEY": PROVIDER_KEYS["siliconflow"],
         "AUDIO_GATEWAY_API_KEYS": ",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()),
+        "AUDIO_GATEWAY_SECRET_KEY": SERVER_SECRET,
         "AUDIO_GATEWAY_UPSTREAM_TIMEOUT": str(config.upstream_timeout),
         "AUDIO_GATEWAY_BREAKER_COOLDOWN": "1",  # breakers open, probe and close many times per run
         "AUDIO_GATEWAY_REQUEST_DEADLINE": "10",

@@ -11,7 +11,7 @@ from .send import GATEWAY_5XX, Outcome
 __all__ = ["Example", "Tally", "VIOLATIONS"]
 
 VIOLATIONS = ("unexpected_5xx", "bad_error_shape", "transport_errors", "not_rejected", "bad_success",
-              "leaked_secrets", "idempotency_broken")
+              "leaked_secrets", "idempotency_broken", "held_connections")
 """Per-response invariants; each must stay at zero."""
 _EXAMPLES = 5
 
@@ -74,6 +74,8 @@ class Tally:
             self._flag("bad_success", outcome, f"{outcome.problem}: {body}")
         if outcome.leaked:
             self._flag("leaked_secrets", outcome, body)
+        if outcome.held:
+            self._flag("held_connections", outcome, f"still open {outcome.seconds:.1f}s after its answer: {body}")
         if outcome.job_id:
             self.jobs[outcome.job_id] = outcome.job_key or "alice"
             if outcome.idempotency_key:

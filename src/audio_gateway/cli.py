@@ -47,6 +47,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                   "Set AUDIO_GATEWAY_API_KEYS (comma-separated) or bind to 127.0.0.1.", file=sys.stderr)
             return 2
         log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
+    if settings.secret_key is not None:
+        settings.secret_key.warn_if_local(log)
     plan = _load(settings, args.catalog)
     from .providers import unavailable_reason
 

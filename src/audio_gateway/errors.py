@@ -3,7 +3,7 @@
     GatewayError                      → {"error": {"message", "type", "param", "code"}}
      ├── InvalidRequest        400    invalid_request_error (bad field: `param` names it)
      ├── AuthenticationFailed  401    invalid_request_error / invalid_api_key
-     ├── PermissionDenied      403    invalid_request_error / insufficient_permissions (another key's usage)
+     ├── PermissionDenied      403    invalid_request_error / insufficient_permissions (the key may not do that)
      ├── NotFound              404    invalid_request_error (model_not_found, job_not_found…)
      ├── RequestTimeout        408    invalid_request_error / client_timeout (the body stalled)
      ├── Conflict              409    invalid_request_error (idempotency key reuse, finished job)
@@ -22,8 +22,8 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "GatewayError", "InvalidRequest", "AuthenticationFailed", "PermissionDenied", "NotFound", "RequestTimeout", "Conflict", "PayloadTooLarge",
-    "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
+    "GatewayError", "InvalidRequest", "AuthenticationFailed", "PermissionDenied", "NotFound", "RequestTimeout",
+    "Conflict", "PayloadTooLarge", "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
 ]
 
 
@@ -66,8 +66,14 @@ class AuthenticationFailed(GatewayError):
 
 
 class PermissionDenied(GatewayError):
+    """403: the key is valid but may not touch what it named. OpenAI answers a key short of a scope with
+    type `invalid_request_error` ("You have insufficient permissions for this operation"); so do we."""
+
     status = 403
     type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = "insufficient_permissions"):
+        super().__init__(message, param=param, code=code)
 
 
 class NotFound(GatewayError):

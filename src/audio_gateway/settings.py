@@ -14,8 +14,9 @@ from pathlib import Path
 import msgspec
 
 from .catalog.model import ProviderOverrides
+from .server_secret import SecretKeyError, ServerSecret, resolve
 
-__all__ = ["Settings", "ClientKey", "SettingsError", "parse_api_keys"]
+__all__ = ["Settings", "ClientKey", "SettingsError", "parse_api_keys", "owner_id"]
 
 
 class SettingsError(ValueError):
@@ -25,12 +26,20 @@ class SettingsError(ValueError):
 class ClientKey(msgspec.Struct, frozen=True):
     """An accepted client key. `name` is what logs show; `owner` scopes jobs; the secret never leaves.
 
-    `admin` keys (AUDIO_GATEWAY_ADMIN_KEYS) may read everyone's usage and manage the gateway."""
+    `owner` is made from the name under the server secret (`owner_id`), never from the key's secret: it
+    appears in every storage path and presigned URL. `admin` keys (AUDIO_GATEWAY_ADMIN_KEYS) may read
+    everyone's usage and manage the gateway."""
 
     name: str
     secret: str
     owner: str
     admin: bool = False
+
+    @property
+    def legacy_owner(self) -> str:
+        """The owner id jobs and objects got before owner ids were made from names (the first 32 hex of the
+        secret's SHA-256). Still accepted for this key, so that what it made then stays its own."""
+        return _fingerprint(self.secret)[:32]
 
     def __repr__(self) -> str:
         return f"ClientKey(name={self.name!r}, secret=<redacted>)"
@@ -40,11 +49,19 @@ def _fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def parse_api_keys(raw: str, *, admin: bool = False, variable: str = "AUDIO_GATEWAY_API_KEYS") -> tuple[ClientKey, ...]:
+def owner_id(secret: ServerSecret, key_name: str) -> str:
+    """A key's owner id: 128 bits of HMAC-SHA256 of its name. Stable while the name and secret are; keys
+    that share a name share jobs (so a key can be rotated by listing the new secret under the old name)."""
+    return secret.derive("owner", key_name)[:32]
+
+
+def parse_api_keys(raw: str, server_secret: ServerSecret, *, admin: bool = False,
+                   variable: str = "AUDIO_GATEWAY_API_KEYS") -> tuple[ClientKey, ...]:
     """`AUDIO_GATEWAY_API_KEYS` / `_ADMIN_KEYS`: comma-separated `secret` or `name:secret` entries.
 
     Whitespace around names and secrets is dropped (`carol: sk-…` is carol's `sk-…`): no secret
-    contains it, and a key that silently never matches is worse than a forgiving parser."""
+    contains it, and a key that silently never matches is worse than a forgiving parser. Owner ids are
+    made from the names under `server_secret`."""
     keys = []
     for entry in (part.strip() for part in raw.split(",")):
         if not entry:
@@ -57,18 +74,26 @@ def parse_api_keys(raw: str, *, admin: bool = False, variable: str = "AUDIO_GATE
             raise SettingsError(f"{variable} has an entry with an empty key ({entry!r})")
         if any(ch.isspace() for ch in secret):
             raise SettingsError(f"{variable} has a key containing whitespace (entry for {name or 'an unnamed key'!r})")
-        fingerprint = _fingerprint(secret)
-        keys.append(ClientKey(name=name or f"key-{fingerprint[:8]}", secret=secret, owner=fingerprint[:32],
-                              admin=admin))
+        name = name or f"key-{_fingerprint(secret)[:8]}"
+        keys.append(ClientKey(name=name, secret=secret, owner=owner_id(server_secret, name), admin=admin))
     return tuple(keys)
 
 
-def _all_keys(env: Mapping[str, str]) -> tuple[ClientKey, ...]:
+def _all_keys(env: Mapping[str, str], secret: ServerSecret) -> tuple[ClientKey, ...]:
     """Client keys, then admin keys; a secret listed in both is an admin key."""
-    admins = parse_api_keys(env.get("AUDIO_GATEWAY_ADMIN_KEYS", ""), admin=True, variable="AUDIO_GATEWAY_ADMIN_KEYS")
+    admins = parse_api_keys(env.get("AUDIO_GATEWAY_ADMIN_KEYS", ""), secret, admin=True,
+                            variable="AUDIO_GATEWAY_ADMIN_KEYS")
     admin_secrets = {key.secret for key in admins}
-    clients = tuple(k for k in parse_api_keys(env.get("AUDIO_GATEWAY_API_KEYS", "")) if k.secret not in admin_secrets)
+    clients = tuple(k for k in parse_api_keys(env.get("AUDIO_GATEWAY_API_KEYS", ""), secret)
+                    if k.secret not in admin_secrets)
     return clients + admins
+
+
+def _server_secret(env: Mapping[str, str], data_dir: Path) -> ServerSecret:
+    try:
+        return resolve(env.get("AUDIO_GATEWAY_SECRET_KEY"), data_dir)
+    except SecretKeyError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
@@ -111,6 +136,17 @@ def _switch(env: Mapping[str, str], name: str) -> bool | None:
     raise SettingsError(f"{name} must be on or off, got {raw!r}")
 
 
+def _s3_read_allow(raw: str, s3_prefix: str) -> tuple[str, ...]:
+    """Key prefixes an s3:// file_url may name besides the caller's own job objects. None may reach into the
+    gateway's job prefix: there every object belongs to some key, and only that key may read it."""
+    prefixes = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for prefix in prefixes:
+        if s3_prefix and (prefix.startswith(s3_prefix) or s3_prefix.startswith(prefix)):
+            raise SettingsError(f"AUDIO_GATEWAY_S3_READ_ALLOW entry {prefix!r} overlaps the job prefix "
+                                f"AUDIO_GATEWAY_S3_PREFIX={s3_prefix!r}, whose objects only their own key may read")
+    return prefixes
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalog_dir: Path = Path("catalog")
     # Where the gateway keeps its own files (the embedded SQLite ledger, spill files); created on demand.
@@ -119,6 +155,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     db_auto_upgrade: bool = True
     ledger_flush_seconds: float = 1.0
+    # AUDIO_GATEWAY_SECRET_KEY, else <data_dir>/secret_key (made on first start): owner ids, signed sessions.
+    secret_key: ServerSecret | None = None
     api_keys: tuple[ClientKey, ...] = ()
     provider_overrides: ProviderOverrides = ProviderOverrides()
     log_level: str = "INFO"
@@ -127,6 +165,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     client_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     max_header_bytes: int = 64 * 1024
+    # Connections one serve process holds at once; past it requests get 503 and new connections a short leash.
+    max_connections: int = 1000
     # `serve` processes: above 1, forked from one parent that started up once (prefork.py).
     workers: int = 1
     # Async jobs (optional: without a queue URL /v1/jobs answers 503).
@@ -150,16 +190,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     aws_secret_access_key: str | None = msgspec.field(default=None)
     # file_url jobs may only fetch public hosts unless these hosts/CIDRs are allowed (comma-separated).
     file_url_allow: tuple[str, ...] = ()
+    # s3:// file_urls may name the caller's own job objects, and keys under these prefixes (outside s3_prefix).
+    s3_read_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
+        data_dir = Path(env.get("AUDIO_GATEWAY_DATA_DIR") or "data")
+        secret_key = _server_secret(env, data_dir)
+        s3_prefix = env.get("AUDIO_GATEWAY_S3_PREFIX", "")
         return cls(
             catalog_dir=Path(env.get("AUDIO_GATEWAY_CATALOG") or "catalog"),
-            data_dir=Path(env.get("AUDIO_GATEWAY_DATA_DIR") or "data"),
+            data_dir=data_dir,
             database_url=env.get("AUDIO_GATEWAY_DATABASE_URL", "").strip() or None,
             db_auto_upgrade=_switch(env, "AUDIO_GATEWAY_DB_AUTO_UPGRADE") is not False,
             ledger_flush_seconds=_float(env, "AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL", 1.0) or 1.0,
-            api_keys=_all_keys(env),
+            secret_key=secret_key,
+            api_keys=_all_keys(env, secret_key),
             provider_overrides=ProviderOverrides(
                 upstream_timeout=_float(env, "AUDIO_GATEWAY_UPSTREAM_TIMEOUT", None),
                 breaker_enabled=_switch(env, "AUDIO_GATEWAY_CIRCUIT_BREAKER"),
@@ -171,10 +217,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             client_timeout_seconds=_float(env, "AUDIO_GATEWAY_CLIENT_TIMEOUT", 30.0),
             shutdown_grace_seconds=_float(env, "AUDIO_GATEWAY_SHUTDOWN_GRACE", 30.0),
             max_header_bytes=_int(env, "AUDIO_GATEWAY_MAX_HEADER_BYTES", 64 * 1024),
+            max_connections=_at_least_one(env, "AUDIO_GATEWAY_MAX_CONNECTIONS", 1000),
             workers=_at_least_one(env, "AUDIO_GATEWAY_WORKERS", 1),
             queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
             s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
-            s3_prefix=env.get("AUDIO_GATEWAY_S3_PREFIX", ""),
+            s3_prefix=s3_prefix,
             presign_expiry_seconds=_int(env, "AUDIO_GATEWAY_PRESIGN_EXPIRY", 900),
             job_retention_seconds=_int(env, "AUDIO_GATEWAY_JOB_RETENTION", 7 * 24 * 3600),
             worker_concurrency=_int(env, "AUDIO_GATEWAY_WORKER_CONCURRENCY", 4),
@@ -190,6 +237,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             file_url_allow=tuple(p.strip() for p in env.get("AUDIO_GATEWAY_FILE_URL_ALLOW", "").split(",") if p.strip()),
+            s3_read_allow=_s3_read_allow(env.get("AUDIO_GATEWAY_S3_READ_ALLOW", ""), s3_prefix),
         )
 
     @property

@@ -12,6 +12,8 @@ from ..support.server_thread import GatewayServer
 from ..support.services import MotoS3Server, RedisServer, WorkerProcess
 
 BUCKET = "audio-gateway-jobs"
+INBOX = "inbox/"
+"""A prefix outside the job prefix (test/) that s3:// file_urls may name (AUDIO_GATEWAY_S3_READ_ALLOW)."""
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +46,7 @@ def jobs_env(fake_openai, fake_siliconflow, redis_server, s3_server, db: int = 0
         AUDIO_GATEWAY_JOB_RETRY_DELAY="0.2",
         AUDIO_GATEWAY_JOB_RETRY_BACKOFF_CAP="1",
         AUDIO_GATEWAY_UPSTREAM_TIMEOUT="1",
+        AUDIO_GATEWAY_S3_READ_ALLOW=INBOX,
     )
     return provider_env(fake_openai, fake_siliconflow, **{**jobs, **overrides})
 

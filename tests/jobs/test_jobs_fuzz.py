@@ -10,6 +10,7 @@ import pytest
 from schemathesis import GenerationMode
 
 from ..conftest import CLIENT_KEYS
+from ..fuzz.hostile_fuzz import TRANSFORMS, fuzz_hostile
 from ..fuzz.openapi_fuzz import Api, fuzz
 from ..support.server_thread import GatewayServer
 from .conftest import jobs_env
@@ -29,3 +30,9 @@ def api(fake_openai, fake_siliconflow, redis_server, s3_server):
 @pytest.mark.parametrize("label", JOBS)
 def test_fuzz_jobs(api: Api, label: str, mode: GenerationMode) -> None:
     fuzz(api, label, mode, AUTH, max_examples=25)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_hostile_job_bodies(api: Api, transform: str) -> None:
+    """Deep JSON, multipart cut short and trickled bodies (tests/fuzz/hostile_fuzz.py) on POST /v1/jobs."""
+    fuzz_hostile(api, "POST /v1/jobs", transform, AUTH, max_examples=10)

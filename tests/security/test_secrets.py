@@ -1,4 +1,4 @@
-"""No secret leaves the gateway: provider keys and client keys never appear in a response or a log line.
+"""No secret leaves the gateway: provider keys, client keys and the server secret appear in no response or log line.
 
 Each scenario drives the real gateway over loopback while the fakes succeed, refuse the gateway's key
 (401), fail (5xx), hang (timeouts), break mid-stream or send junk, so every error path runs. Every
@@ -20,10 +20,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audio_gateway.api.auth import KeyRing
+from audio_gateway.server_secret import ServerSecret
 from audio_gateway.settings import parse_api_keys
 
 from ..audio_samples import make_wav
-from ..conftest import CLIENT_KEYS, OPENAI_KEY, SILICONFLOW_KEY, keyed_client
+from ..conftest import CLIENT_KEYS, OPENAI_KEY, SERVER_SECRET, SILICONFLOW_KEY, keyed_client
 from ..fakes import Fault
 
 PROVIDER_KEYS = (OPENAI_KEY, SILICONFLOW_KEY)
@@ -31,7 +32,7 @@ PROVIDER_KEYS = (OPENAI_KEY, SILICONFLOW_KEY)
 
 def _leaks(text: str) -> list[str]:
     """Every way a key could show: whole, its secret part, or masked the way OpenAI quotes it (sk-pr***6789)."""
-    found = [key for key in (*PROVIDER_KEYS, *CLIENT_KEYS.values()) if key in text]
+    found = [key for key in (*PROVIDER_KEYS, *CLIENT_KEYS.values(), SERVER_SECRET) if key in text]
     found += ["SECRET"] if "SECRET" in text else []
     found += [m.group(0) for key in PROVIDER_KEYS for m in re.finditer(rf"{re.escape(key[:5])}\*+{re.escape(key[-4:])}", text)]
     return found
@@ -181,7 +182,7 @@ def test_unknown_routes_reveal_nothing(client) -> None:
         _check_response(response)
 
 
-KEYS = parse_api_keys(",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()))
+KEYS = parse_api_keys(",".join(f"{name}:{key}" for name, key in CLIENT_KEYS.items()), ServerSecret(SERVER_SECRET))
 
 
 @given(st.one_of(st.text(st.characters(codec="latin-1"), max_size=40),

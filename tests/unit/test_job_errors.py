@@ -42,3 +42,21 @@ def test_a_retry_after_from_open_circuits_sets_the_next_job_attempts_delay():
     assert (job.retry_delay, job.retry_backoff) == (1.0, 20.0)
     _wait_at_least(job, "28")
     assert (job.retry_delay, job.retry_backoff) == (28.0, False)   # exactly that long, no jitter below it
+
+
+def test_job_records_written_before_requests_were_typed_are_still_read():
+    import msgspec
+
+    from audio_gateway.jobs.model import SpeechJob, TranscriptionJob
+    from audio_gateway.jobs.store import decode_record
+
+    speech = {"id": "job_1", "owner": "o", "kind": "tts", "model": "openai/tts-1", "created_at": 1,
+              "request": {"model": "tts-1", "input": "Hi", "voice": "alloy", "response_format": "mp3",
+                          "speed": None, "instructions": None, "stream_format": "audio"}}
+    record = decode_record(msgspec.json.encode(speech))
+    assert isinstance(record.request, SpeechJob) and record.request.speech.input == "Hi"
+    stt = {**speech, "id": "job_2", "kind": "stt", "model": "openai/whisper-1",
+           "request": {"model": "whisper-1", "task": "transcribe", "response_format": "srt", "filename": "call.wav"}}
+    record = decode_record(msgspec.json.encode(stt))
+    assert isinstance(record.request, TranscriptionJob)
+    assert (record.request.filename, record.request.form.response_format) == ("call.wav", "srt")

@@ -8,18 +8,21 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 
 from ..errors import InvalidRequest, ServiceUnavailable
+from ..jobs.model import JobOwner
 from ..jobs.runtime import BACKEND_OUTAGES
 from ..jobs.service import FileUrlJob, JobService, body_hash
 from ..speech import SpeechRequest
 from ..transcription import read_multipart
 from .auth import client_key
-from .errors import decode_json_body, gateway_error_response, json_response
+from .body import read_capped
+from .errors import decode_json_body, decode_json_request, gateway_error_response, json_response
 from .openapi import CreateJobOperation, JobOperation, ListJobsOperation
 from .transcriptions import upload_limits
 
 __all__ = ["create_job", "get_job", "list_jobs", "cancel_job"]
 
 ANONYMOUS = "anonymous"
+MAX_JOB_JSON_BYTES = 2 * 1024 * 1024  # a 200,000-character input, escaped, fits; multipart has its own caps
 log = logging.getLogger("audio_gateway.jobs")
 
 
@@ -49,9 +52,10 @@ def _backend_down(request: Request, exc: Exception) -> Response:
 _OUTAGE_HANDLERS = {outage: _backend_down for outage in BACKEND_OUTAGES}
 
 
-def _owner(request: Request) -> str:
+def _owner(request: Request) -> JobOwner:
+    """The key's owner id, and its legacy one: the secret is at hand here, so older jobs stay reachable."""
     key = client_key(request)
-    return key.owner if key else ANONYMOUS
+    return JobOwner(key.owner, legacy=key.legacy_owner) if key else JobOwner(ANONYMOUS)
 
 
 @post("/jobs", status_code=202, request_max_body_size=None, operation_class=CreateJobOperation, exception_handlers=_OUTAGE_HANDLERS)
@@ -71,16 +75,14 @@ async def create_job(request: Request) -> Response:
         finally:
             upload.close()
     else:
-        raw = await request.body()
-        if len(raw) > 2 * 1024 * 1024:
-            raise InvalidRequest("The JSON body is larger than 2 MB.", code="body_too_large")
-        peek = decode_json_body(raw, _ModelOnly)
+        raw = await read_capped(request, MAX_JOB_JSON_BYTES)
+        peek = await decode_json_request(raw, _ModelOnly)  # depth checked here, once
         if peek.file_url is not None:
-            record, created = await service.submit_file_url(owner, decode_json_body(raw, FileUrlJob), body_hash(raw),
-                                                            idempotency_key, key_name)
+            job = decode_json_body(raw, FileUrlJob, depth_checked=True)
+            record, created = await service.submit_file_url(owner, job, body_hash(raw), idempotency_key, key_name)
         else:
-            record, created = await service.submit_speech(owner, decode_json_body(raw, SpeechRequest), body_hash(raw),
-                                                          idempotency_key, key_name)
+            speech = decode_json_body(raw, SpeechRequest, depth_checked=True)
+            record, created = await service.submit_speech(owner, speech, body_hash(raw), idempotency_key, key_name)
     request.scope["state"]["log"].update({"model_asked": record.model, "job": record.id, "job_created": created})
     return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
 

@@ -68,7 +68,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 _ERROR_TEXT = {
     "400": "Invalid request; `error.param` names the field.",
     "401": "Missing or invalid API key.",
-    "403": "The key may not read this (another key's usage).",
+    "403": "The key may not do that: read another key's usage, or name in `file_url` another key's job object or a prefix not allowed.",
     "404": "Unknown model or job.",
     "409": "Idempotency-Key reused with a different body, or the job already finished.",
     "413": "Request body or uploaded file too large.",
@@ -114,7 +114,8 @@ def _file_url_body() -> dict[str, Any]:
     schema = json_schema(FileUrlJob)
     schema["properties"]["model"] = catalog_names("stt-models")
     schema["properties"]["file_url"] = {"type": "string", "format": "uri",
-                                        "description": "https:// (public hosts only) or s3:// in the gateway's bucket."}
+                                        "description": "https:// (public hosts only), or s3:// in the gateway's bucket naming your "
+                                                       "own job input or result, or a prefix the operator allows."}
     return schema
 
 
@@ -190,7 +191,7 @@ CreateJobOperation = _operation(
     body={"application/json": {"anyOf": [_speech_body(), _file_url_body()]},
           "multipart/form-data": _transcription_form(translate=False)},
     success=("202", "Accepted; poll the `Location`.", {"application/json": _JOB}),
-    errors=("400", "401", "404", "409", "413", "503"),
+    errors=("400", "401", "403", "404", "409", "413", "503"),
     parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
                  "schema": {"type": "string", "maxLength": 255}}])
 JobOperation = _operation(success=("200", "The job.", {"application/json": _JOB}), errors=("401", "404", "409", "503"))
@@ -203,7 +204,8 @@ ListJobsOperation = _operation(
     parameters=[{"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                 {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "A job id: list the jobs created before it."}])
+                 "description": "The id of one of your jobs (a page's `last_id`): list the jobs created before "
+                                "it. Any other value is a 400."}])
 
 
 def openapi_config(version: str) -> OpenAPIConfig:

@@ -25,7 +25,7 @@ from ..providers import UpstreamFailure
 from ..speech import SpeechRequest, validate_speech
 from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
-from .errors import decode_json_body
+from .errors import decode_json_request
 from .openapi import SpeechOperation
 
 __all__ = ["create_speech"]
@@ -97,7 +97,7 @@ async def _relay(request: Request, outcome: SpeechOutcome, ctx: RowContext, *, s
 @post("/audio/speech", status_code=200, operation_class=SpeechOperation)
 async def create_speech(request: Request) -> Stream:
     raw = await request.body()
-    speech = decode_json_body(raw, SpeechRequest)
+    speech = await decode_json_request(raw, SpeechRequest)
     gateway: Gateway = request.app.state.gateway
     log = request.scope["state"]["log"]
     log["model_asked"] = speech.model

@@ -36,8 +36,14 @@ def _split(url: str) -> SplitResult:
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, key). A key with `.`, `..` or empty segments is refused: S3 keeps them literally, but a
+    client or S3-compatible server that normalises paths would read another object than the one checked."""
     parts = _split(url)
-    return parts.netloc, parts.path.lstrip("/")
+    key = parts.path.lstrip("/")
+    if any(segment in ("", ".", "..") for segment in key.split("/")) and key:
+        raise InvalidRequest("An s3:// file_url key may not contain empty, `.` or `..` segments.", param="file_url",
+                             code="invalid_url")
+    return parts.netloc, key
 
 
 def check_file_url(url: str, bucket: str) -> None:

@@ -15,7 +15,7 @@ import msgspec
 from ..speech.request import SpeechRequest
 from ..transcription.request import TranscriptionRequest
 
-__all__ = ["JobRecord", "JobResult", "JobUsage", "JobUsageLine", "JobError", "PieceRecord", "PieceLine",
+__all__ = ["JobRecord", "JobResult", "JobUsage", "JobUsageLine", "JobError", "JobOwner", "PieceRecord", "PieceLine",
            "SpeechJob", "TranscriptionJob", "JobRequest", "new_job_id", "now", "FINAL_STATUSES", "JobStatus"]
 
 JobStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
@@ -29,6 +29,21 @@ def new_job_id() -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+class JobOwner(msgspec.Struct, frozen=True):
+    """Who asks. New jobs and objects get `id` (`ClientKey.owner`); `legacy` is the id the same key's jobs
+    got before owner ids were made from key names, still accepted so that those stay the key's own."""
+
+    id: str
+    legacy: str | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id,) if self.legacy is None else (self.id, self.legacy)
+
+    def owns(self, owner: str) -> bool:
+        return owner in self.ids
 
 
 class JobResult(msgspec.Struct, frozen=True):

@@ -16,11 +16,13 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
 from ..transcription.request import parse_transcription_fields
-from .fetch import check_file_url
-from .model import FINAL_STATUSES, JobRecord, SpeechJob, TranscriptionJob, new_job_id, now, unfinished_job_error
+from .fetch import check_file_url, parse_s3_url
+from .model import FINAL_STATUSES, JobOwner, JobRecord, SpeechJob, TranscriptionJob, new_job_id, now, unfinished_job_error
 from .orphans import rescue
 from .runner import speech_usage
 from .runtime import BACKEND_OUTAGES, TASK_NAME, JobRuntime
+from .s3_access import check_s3_read
+from .store import UnknownCursor
 
 __all__ = ["JobService", "FileUrlJob"]
 
@@ -38,12 +40,15 @@ class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class JobService:
+    """Every method takes the asking `JobOwner`: new jobs get its id, and a job or object is the caller's
+    when its owner is either of the caller's ids (see JobOwner.legacy)."""
+
     def __init__(self, runtime: JobRuntime):
         self.runtime = runtime
 
     # -- submit ----------------------------------------------------------------------------------------
 
-    async def submit_speech(self, owner: str, body: SpeechRequest, body_hash: str, idempotency_key: str | None,
+    async def submit_speech(self, owner: JobOwner, body: SpeechRequest, body_hash: str, idempotency_key: str | None,
                             key_name: str | None = None) -> tuple[JobRecord, bool]:
         route = self.runtime.gateway.route(body.model)
         if route.model.kind == "stt":
@@ -52,11 +57,11 @@ class JobService:
         validate_speech(body, route, max_chars=route.model.capabilities.max_job_input_chars)
         if body.stream_format != "audio":
             raise InvalidRequest("Jobs produce a file; `stream_format` must be `audio`.", param="stream_format")
-        record = JobRecord(id=new_job_id(), owner=owner, kind="tts", model=route.model.id, created_at=now(),
+        record = JobRecord(id=new_job_id(), owner=owner.id, kind="tts", model=route.model.id, created_at=now(),
                            request=SpeechJob(body), body_hash=body_hash, key_name=key_name)
-        return await self._enqueue(record, idempotency_key)
+        return await self._enqueue(record, owner, idempotency_key)
 
-    async def submit_upload(self, owner: str, upload: Upload, idempotency_key: str | None,
+    async def submit_upload(self, owner: JobOwner, upload: Upload, idempotency_key: str | None,
                             key_name: str | None = None) -> tuple[JobRecord, bool]:
         form = parse_transcription_form(upload, "transcribe")
         route = self.runtime.gateway.route(form.model)
@@ -72,19 +77,22 @@ class JobService:
         digest = await anyio.to_thread.run_sync(_file_digest, upload)
         body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         job_id = new_job_id()
-        record = JobRecord(id=job_id, owner=owner, kind="stt", model=route.model.id, created_at=now(),
+        record = JobRecord(id=job_id, owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=upload.filename), body_hash=body_hash,
                            key_name=key_name)
-        async with self._claim(record, idempotency_key) as replay:
+        async with self._claim(record, owner, idempotency_key) as replay:
             if replay is not None:
                 return replay, False
-            key = self.runtime.objects.key(owner, job_id, "input", _safe_name(upload.filename))
+            key = self.runtime.objects.key(owner.id, job_id, "input", _safe_name(upload.filename))
             await self.runtime.objects.put(key, upload.file, upload.content_type)
             return await self._create(msgspec.structs.replace(record, input_key=key))
 
-    async def submit_file_url(self, owner: str, body: FileUrlJob, body_hash: str, idempotency_key: str | None,
+    async def submit_file_url(self, owner: JobOwner, body: FileUrlJob, body_hash: str, idempotency_key: str | None,
                               key_name: str | None = None) -> tuple[JobRecord, bool]:
         check_file_url(body.file_url, self.runtime.objects.bucket)
+        if body.file_url.startswith("s3://"):  # another key's upload or result is not this key's to read
+            check_s3_read(parse_s3_url(body.file_url)[1], owners=owner.ids, job_prefix=self.runtime.objects.prefix,
+                          allow=self.runtime.settings.s3_read_allow)
         fields = {"model": [body.model], "response_format": [body.response_format],
                   "timestamp_granularities[]": list(body.timestamp_granularities)}
         for name in ("language", "prompt", "temperature"):
@@ -94,22 +102,28 @@ class JobService:
         form = parse_transcription_fields(fields_only, "transcribe")
         route = self.runtime.gateway.route(form.model)
         validate_transcription(form, route, fields_only)
-        record = JobRecord(id=new_job_id(), owner=owner, kind="stt", model=route.model.id, created_at=now(),
+        record = JobRecord(id=new_job_id(), owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=body.file_url.rsplit("/", 1)[-1] or "audio"),
                            file_url=body.file_url, body_hash=body_hash, key_name=key_name)
-        return await self._enqueue(record, idempotency_key)
+        return await self._enqueue(record, owner, idempotency_key)
 
     @asynccontextmanager
-    async def _claim(self, record: JobRecord, idempotency_key: str | None) -> AsyncIterator[JobRecord | None]:
+    async def _claim(self, record: JobRecord, owner: JobOwner,
+                     idempotency_key: str | None) -> AsyncIterator[JobRecord | None]:
         """Bind the Idempotency-Key to this job; yields the earlier job when it is a replay, else None.
 
         A submission that fails after the claim (Redis or S3 down) gives the key back, so the client's
-        retry with the same key is served instead of refused."""
+        retry with the same key is served instead of refused. A key bound under the caller's legacy owner
+        id still answers with its job."""
         if not idempotency_key:
             yield None
             return
         store = self.runtime.store
-        previous_id = await store.claim_idempotency_key(record.owner, idempotency_key, record.id)
+        previous_id = None
+        if owner.legacy is not None:
+            previous_id = await store.idempotency_job(owner.legacy, idempotency_key)
+        if previous_id is None:
+            previous_id = await store.claim_idempotency_key(record.owner, idempotency_key, record.id)
         if previous_id is None:
             try:
                 yield None
@@ -129,8 +143,8 @@ class JobService:
                            param="Idempotency-Key", code="idempotency_key_reused")
         yield previous
 
-    async def _enqueue(self, record: JobRecord, idempotency_key: str | None) -> tuple[JobRecord, bool]:
-        async with self._claim(record, idempotency_key) as replay:
+    async def _enqueue(self, record: JobRecord, owner: JobOwner, idempotency_key: str | None) -> tuple[JobRecord, bool]:
+        async with self._claim(record, owner, idempotency_key) as replay:
             if replay is not None:
                 return replay, False
             return await self._create(record)
@@ -154,9 +168,9 @@ class JobService:
 
     # -- read, list, cancel ----------------------------------------------------------------------------
 
-    async def get(self, owner: str, job_id: str) -> JobRecord:
+    async def get(self, owner: JobOwner, job_id: str) -> JobRecord:
         record = await self.runtime.store.get(job_id) if job_id.startswith("job_") else None
-        if record is None or record.owner != owner:  # someone else's job is indistinguishable from none
+        if record is None or not owner.owns(record.owner):  # someone else's job is indistinguishable from none
             raise NotFound(f"No job with id {job_id!r}.", param="id", code="job_not_found")
         if record.status not in FINAL_STATUSES:
             record = await self._reconcile(record)
@@ -181,13 +195,19 @@ class JobService:
             return record.public(url, expires_at)
         return record.public()
 
-    async def list(self, owner: str, limit: int, after: str | None) -> dict[str, Any]:
-        records, has_more = await self.runtime.store.list(owner, limit=limit, after=after)
+    async def list(self, owner: JobOwner, limit: int, after: str | None) -> dict[str, Any]:
+        if owner.legacy is not None:
+            await self.runtime.store.adopt_index(owner.legacy, owner.id)
+        try:
+            records, has_more = await self.runtime.store.list(owner.id, limit=limit, after=after)
+        except UnknownCursor:
+            raise InvalidRequest(f"`after` must be the id of one of your jobs (the `last_id` of the previous page); "
+                                 f"{after!r} is not.", param="after", code="invalid_value") from None
         data = [await self.public(r) for r in records]
         return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None, "has_more": has_more}
 
-    async def cancel(self, owner: str, job_id: str) -> JobRecord:
+    async def cancel(self, owner: JobOwner, job_id: str) -> JobRecord:
         record = await self.get(owner, job_id)
         if record.status in FINAL_STATUSES:
             raise Conflict(f"Job {job_id} is already {record.status}.", param="id", code="job_not_cancellable")

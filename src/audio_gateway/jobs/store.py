@@ -15,14 +15,37 @@ from redis.exceptions import WatchError
 
 from .model import FINAL_STATUSES, JobRecord
 
-__all__ = ["JobStore"]
+__all__ = ["JobStore", "UnknownCursor"]
 
 _decoder = msgspec.json.Decoder(JobRecord)
+
+
+def decode_record(raw: bytes) -> JobRecord:
+    """A stored job record. Records written before requests were typed (a plain dict of fields, the
+    transcription's with a `filename`) are read into today's tagged union, so jobs in flight across an
+    upgrade are not lost."""
+    try:
+        return _decoder.decode(raw)
+    except msgspec.ValidationError:
+        data = msgspec.json.decode(raw)
+        request = data.get("request") if isinstance(data, dict) else None
+        if not isinstance(request, dict) or "type" in request:
+            raise
+        if data.get("kind") == "tts":
+            data["request"] = {"type": "speech", "speech": request}
+        else:
+            form = {k: v for k, v in request.items() if k != "filename"}
+            data["request"] = {"type": "transcription", "form": form, "filename": request.get("filename") or "audio"}
+        return msgspec.convert(data, JobRecord)
 
 CLAIM_SECONDS = 600  # longer than any submission (a 25 MB upload to S3) takes
 
 # Delete KEYS[1] only while it still holds ARGV[1]: a claim is given back by the request that made it, no other.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class UnknownCursor(LookupError):
+    """`list(after=...)` named a job that is not in the owner's index."""
 
 
 class JobStore:
@@ -56,7 +79,7 @@ class JobStore:
 
     async def get(self, job_id: str) -> JobRecord | None:
         raw = await self.redis.get(self._job(job_id))
-        return _decoder.decode(raw) if raw else None
+        return decode_record(raw) if raw else None
 
     async def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None], *,
                      allow_final: bool = False) -> JobRecord | None:
@@ -70,7 +93,7 @@ class JobStore:
                     raw = await pipe.get(key)
                     if not raw:
                         return None
-                    current = _decoder.decode(raw)
+                    current = decode_record(raw)
                     if current.status in FINAL_STATUSES and not allow_final:
                         return current
                     updated = change(current)
@@ -84,11 +107,16 @@ class JobStore:
                     continue
 
     async def list(self, owner: str, *, limit: int, after: str | None = None) -> tuple[list[JobRecord], bool]:
-        """Newest first; `after` is the id of the last job of the previous page. Returns (records, has_more)."""
+        """Newest first; `after` is the id of the last job of the previous page. Returns (records, has_more).
+
+        An `after` that is none of the owner's jobs raises UnknownCursor: quietly starting over from the
+        first page would hand a paginating client the same jobs again, forever."""
         start = 0
         if after is not None:
             rank = await self.redis.zrevrank(self._index(owner), after)
-            start = 0 if rank is None else rank + 1
+            if rank is None:
+                raise UnknownCursor(after)
+            start = rank + 1
         ids = await self.redis.zrevrange(self._index(owner), start, start + limit)
         records = []
         for job_id in ids[:limit]:
@@ -96,6 +124,25 @@ class JobStore:
             if record is not None:
                 records.append(record)
         return records, len(ids) > limit
+
+    async def adopt_index(self, old_owner: str, owner: str) -> None:
+        """Move the jobs listed under `old_owner` into `owner`'s index (one transaction, idempotent).
+
+        For a key whose owner id changed: its older jobs keep their records (and `owner`) as they are, and
+        are listed with its new ones. Only an index that exists is touched, so the usual cost is one EXISTS."""
+        old, new = self._index(old_owner), self._index(owner)
+        if not await self.redis.exists(old):
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zunionstore(new, [new, old], aggregate="MAX")
+            pipe.delete(old)
+            pipe.expire(new, self.retention)
+            await pipe.execute()
+
+    async def idempotency_job(self, owner: str, key: str) -> str | None:
+        """The job an Idempotency-Key is bound to for `owner`, if any (read only)."""
+        existing = await self.redis.get(self._idem(owner, key))
+        return existing.decode() if isinstance(existing, bytes) else existing
 
     async def claim_idempotency_key(self, owner: str, key: str, job_id: str) -> str | None:
         """Bind `key` to `job_id` unless already bound; returns the job id it was bound to before.

@@ -66,6 +66,7 @@ class _Collector:
         self._name = ""
         self._is_file = False
         self._value = bytearray()
+        self.complete = False
 
     def on_part_begin(self) -> None:
         self.parts += 1
@@ -115,6 +116,10 @@ class _Collector:
         if not self._is_file:
             self.upload.fields.setdefault(self._name, []).append(self._value.decode("utf-8", "replace"))
 
+    def on_end(self) -> None:
+        """The closing boundary arrived. Without it the last part may be cut short anywhere, silently."""
+        self.complete = True
+
 
 async def read_multipart(content_type: str, body: AsyncIterator[bytes], limits: UploadLimits) -> Upload:
     """Parse a multipart body as it streams in. The caller closes the returned upload."""
@@ -124,12 +129,15 @@ async def read_multipart(content_type: str, body: AsyncIterator[bytes], limits: 
     collector = _Collector(limits)
     callbacks = {name: getattr(collector, name) for name in (
         "on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",
-        "on_part_data", "on_part_end")}
+        "on_part_data", "on_part_end", "on_end")}
     parser = MultipartParser(options[b"boundary"], callbacks)
     try:
         async for chunk in body:
             parser.write(chunk)
         parser.finalize()
+        if not collector.complete:
+            raise InvalidRequest("The multipart body ended before its closing boundary (`--<boundary>--`); "
+                                 "it was cut short.", code="invalid_multipart")
     except Exception as exc:
         collector.upload.close()
         if isinstance(exc, GatewayError):  # our own limits, or the client timing out mid-body
