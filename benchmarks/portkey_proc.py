@@ -99,7 +99,7 @@ def ensure_portkey(home: Path) -> tuple[Path | None, str]:
 def start_portkey(start: Path, work: Path) -> tuple[Service | None, str]:
     """Start it on a free port of 127.0.0.1 (`--headless`: no console UI); `(None, reason)` if it does not come up."""
     port = free_port()
-    argv = ["node", "--require", str(SOURCE / "loopback.cjs"), str(start), f"--port={port}", "--headless"]
+    argv = ["node", "--require", str(SOURCE / "loopback.cjs"), str(start.resolve()), f"--port={port}", "--headless"]
     service = Service("portkey", argv, port=port, log=work / "portkey.log", cwd=work)
     try:
         service.wait_ready("/", timeout=60)
