@@ -30,6 +30,7 @@ from pathlib import Path
 import msgspec
 
 from . import payloads
+from .candidates import render_prices
 from .gateway_proc import GATEWAY_KEY, start_gateway, supports_workers
 from .issue17 import evaluate17, render17
 from .litellm_proc import ensure_litellm
@@ -100,6 +101,7 @@ def profile_phase(args: argparse.Namespace, work: Path, gateway: Service, bodies
         folded = fold(work / f"{name}.raw")
         (work / f"{name}.txt").write_text(folded)
         sections.append(f"Gateway profile, {endpoint.upper()} c32 (py-spy --gil):\n{folded}")
+    sections.append(render_prices({endpoint: work / f"profile-{endpoint}-c32.raw" for endpoint in bodies}))
     return "\n".join(sections)
 
 

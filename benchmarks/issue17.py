@@ -170,7 +170,11 @@ def render17(rounds: Sequence[Round], verdicts: Sequence[Verdict], notes: dict[s
                    sp[f"fake_ms_per_mb_{s}s"].text()] for s in (1, 10, 100)])
     per_byte = (f"Per-byte part (marginal CPU per MB): gateway {sp['marginal_1_10'].text()} ms/MB from 1 s to 10 s, "
                 f"{sp['marginal_10_100'].text()} from 10 s to 100 s; the fake provider {sp['fake_marginal_10_100'].text()}.")
-    lines = [f"Ledger in the {w}-process gateway: {'; '.join(sorted({r.ledger for r in rounds}))}."] if w else []
+    busy = ", ".join(f"{r.others_cores:g}" for r in rounds)
+    lines = [f"CPUs kept busy by other processes on the machine (not the benchmark's), average per round: {busy}."
+             if n else ""]
+    lines += [f"Ledger in the {w}-process gateway: {'; '.join(sorted({r.ledger for r in rounds}))}."] if w else []
+    lines = [line for line in lines if line]
     if pk := _statuses(rounds, "portkey", "tts"):
         lines.append(f"Portkey TTS, all rounds and concurrencies: {pk}.")
     lines += [f"{peer}: {note}" for peer, note in notes.items() if note]

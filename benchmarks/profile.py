@@ -10,6 +10,7 @@ function's file), which says which layer -- server, framework, HTTP client, our 
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -26,9 +27,15 @@ def record(py_spy: str, pid: int, seconds: float, out: Path) -> subprocess.Popen
 
 
 def _package(frame: str) -> str:
-    """`func (litestar/routes/http.py:12)` → `litestar`; stdlib and frozen modules → `stdlib`."""
+    """`func (litestar/routes/http.py:12)` → `litestar`; stdlib and frozen modules → `stdlib`.
+
+    py-spy names some of our own modules by their bare file name (`context.py`: the gateway's
+    audio_gateway/api modules), so a bare name is stdlib only if the standard library has it."""
     where = frame.partition(" (")[2]
-    return where.split("/", 1)[0] if "/" in where else "stdlib"
+    if "/" in where:
+        return where.split("/", 1)[0]
+    module = where.split(".py", 1)[0]
+    return "stdlib" if where.startswith("<") or module in sys.stdlib_module_names else "audio_gateway"
 
 
 def _name(frame: str) -> str:

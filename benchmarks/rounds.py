@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from . import payloads
 from .gateway_proc import GATEWAY_KEY, ledger_state, start_gateway
 from .load import run_wrk
 from .peers import Peer
-from .procs import Service
+from .procs import Service, tree_cpu_seconds
 from .report import Row
 from .streaming import exchange
+from .system import busy_cpu_seconds, own_cpu_seconds
 from .upload_cost import UploadCost, measure_upload_cost
 
 __all__ = ["CONCURRENCY", "ENDPOINTS", "Bodies", "Round", "load_bodies", "load_phase", "run_round"]
@@ -43,6 +45,30 @@ class Round(msgspec.Struct, frozen=True):
     ledger_on: bool = False
     ledger: str = "not measured"
     upload_cost: UploadCost | None = None
+    seconds: float = 0.0        # wall-clock time of the round
+    others_cpu_s: float = 0.0   # CPU time used meanwhile by processes that are not the benchmark's
+
+    @property
+    def others_cores(self) -> float:
+        """How many CPUs, on average, other people's processes kept busy during the round."""
+        return round(self.others_cpu_s / self.seconds, 2) if self.seconds else 0.0
+
+
+class _Noise:
+    """The machine's busy CPU time minus the benchmark's own (itself, reaped children, live servers)."""
+
+    def __init__(self, services: list[Service]):
+        self.services = services
+        self.started = time.monotonic()
+        self.busy, self.own = busy_cpu_seconds(), self._own()
+
+    def _own(self) -> float:
+        return own_cpu_seconds() + sum(tree_cpu_seconds(s.pids()) for s in self.services)
+
+    def others(self) -> tuple[float, float]:
+        """`(wall seconds, others' CPU seconds)` since the start."""
+        busy, own = busy_cpu_seconds() - self.busy, self._own() - self.own
+        return round(time.monotonic() - self.started, 1), round(max(0.0, busy - own), 1)
 
 
 def load_bodies() -> Bodies:
@@ -123,6 +149,7 @@ def _scaling(repo: Path, work: Path, fake: Service, bodies: Bodies, seconds: flo
 
 def run_round(repo: Path, work: Path, peers: dict[str, Peer], bodies: Bodies, *, seconds: float,
               scale_workers: int | None, upload_requests: int, tag: str = "") -> Round:
+    noise = _Noise([peer.service for peer in peers.values()])
     rows = load_phase(peers, work, bodies, seconds, tag=tag)
     fake, gateway = peers["direct"].service, peers["gateway"].service
     scale_rows, ledger_on, ledger = [], False, "not measured"
@@ -132,4 +159,5 @@ def run_round(repo: Path, work: Path, peers: dict[str, Peer], bodies: Bodies, *,
     if upload_requests:
         print(f"benchmark{tag}: STT CPU per uploaded MB...", file=sys.stderr, flush=True)
         cost = measure_upload_cost(gateway, fake, ENDPOINTS["stt"], peers["gateway"].headers, requests=upload_requests)
-    return Round(rows, scale_workers, scale_rows, ledger_on, ledger, cost)
+    wall, others = noise.others()
+    return Round(rows, scale_workers, scale_rows, ledger_on, ledger, cost, wall, others)
