@@ -55,12 +55,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="rounds of the whole comparison (median and min–max per figure)")
     p.add_argument("--scale-workers", type=int, default=2,
                    help="processes of the gateway whose TTS c32 is compared with one process's (0: skip)")
-    p.add_argument("--upload-requests", type=int, default=200,
+    p.add_argument("--upload-requests", type=int, default=500,
                    help="STT requests per WAV size (1 s, 10 s, 100 s) for CPU per uploaded MB (0: skip)")
     p.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM comparison")
     p.add_argument("--no-portkey", action="store_true", help="skip the Portkey comparison")
     p.add_argument("--streams", type=int, default=64, help="concurrent slow streams for the RSS measurement")
     p.add_argument("--profile", action="store_true", help="also py-spy the gateway under TTS and STT c32 load")
+    p.add_argument("--profile-native", action="store_true",
+                   help="with --profile: sample C frames too (shows the garbage collector and socket writes)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     return p.parse_args(argv)
 
@@ -94,13 +96,17 @@ def profile_phase(args: argparse.Namespace, work: Path, gateway: Service, bodies
     sections = []
     for endpoint, (_, content_type) in bodies.items():
         name = f"profile-{endpoint}-c32"
-        sampler = record(py_spy, gateway.proc.pid, seconds - 2, work / f"{name}.raw")
+        # warm up first (the pool's upstream connections have expired while other peers were measured)
+        run_wrk(gateway.url + ENDPOINTS[endpoint], work / f"{endpoint}.body", _headers("gateway", content_type),
+                connections=32, seconds=1, work=work, name=f"{name}-warmup", warmup=0)
+        sampler = record(py_spy, gateway.proc.pid, seconds - 2, work / f"{name}.raw", native=args.profile_native)
         run_wrk(gateway.url + ENDPOINTS[endpoint], work / f"{endpoint}.body", _headers("gateway", content_type),
                 connections=32, seconds=seconds, work=work, name=name, warmup=0)
         sampler.wait(60)
         folded = fold(work / f"{name}.raw")
         (work / f"{name}.txt").write_text(folded)
-        sections.append(f"Gateway profile, {endpoint.upper()} c32 (py-spy --gil):\n{folded}")
+        how = "--gil --native" if args.profile_native else "--gil"
+        sections.append(f"Gateway profile, {endpoint.upper()} c32 (py-spy {how}):\n{folded}")
     sections.append(render_prices({endpoint: work / f"profile-{endpoint}-c32.raw" for endpoint in bodies}))
     return "\n".join(sections)
 
@@ -169,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in ("litellm", "portkey"):  # idle, but not while the gateway is profiled
                 if name in peers:
                     peers[name].service.stop()
-            folded = profile_phase(args, work, peers["gateway"].service, bodies) if args.profile else ""
+            folded = profile_phase(args, work, peers["gateway"].service, bodies) if args.profile or args.profile_native else ""
         print("benchmark: streaming and upload...", file=sys.stderr, flush=True)
         with start_gateway(REPO, fake.url + "/slow/v1", work / "gateway-slow.log", workers) as gateway:
             streaming = asyncio.run(stream_phase(args, fake, gateway))
