@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .procs import Service, free_port
@@ -33,10 +34,12 @@ def supports_workers(repo: Path) -> bool:
     return "--workers" in out.stdout
 
 
-def start_gateway(repo: Path, upstream: str, log: Path, workers: int | None = None) -> Service:
+def start_gateway(repo: Path, upstream: str, log: Path, workers: int | None = None,
+                  cli: Sequence[str] = _CLI) -> Service:
     """`upstream` is the OpenAI base URL (ends in /v1). Returns once /healthz answers.
 
-    The data directory is `log` without its suffix, plus `-data`, emptied first."""
+    The data directory is `log` without its suffix, plus `-data`, emptied first. `cli` is the
+    command before `serve` (benchmarks.gc_wrap puts a timed garbage collector around it)."""
     data = data_dir(log)
     shutil.rmtree(data, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
@@ -44,7 +47,7 @@ def start_gateway(repo: Path, upstream: str, log: Path, workers: int | None = No
                AUDIO_GATEWAY_API_KEYS=f"bench:{GATEWAY_KEY}", AUDIO_GATEWAY_CATALOG=str(repo / "catalog"),
                AUDIO_GATEWAY_DATA_DIR=str(data))
     port = free_port()
-    argv = [*_CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers:
         argv += ["--workers", str(workers)]
     service = Service("gateway", argv, port=port, log=log, env=env, cwd=repo)
