@@ -107,6 +107,6 @@ def render_prices(raws: dict[str, Path]) -> str:
               for c in CANDIDATES if c.endpoint in texts]
     lines = [f"{'  n/a ' if share is None else f'{100 * share:5.1f}%'}  {c.endpoint.upper()}  {c.name}"
              + (" (needs --profile-native)" if share is None else "")
-             for share, c in sorted(priced, key=lambda p: -1.0 if p[0] is None else -p[0])]
+             for share, c in sorted(priced, key=lambda p: 1.0 if p[0] is None else -p[0])]
     return "Issue 17 candidates, share of gateway samples in the frames each would remove (an upper bound):\n" + \
         "\n".join(lines) + "\n"
