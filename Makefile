@@ -39,8 +39,9 @@ test: install-test system-test-deps
 soak: install-test system-test-deps
 	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
-# Benchmarks (issue 6): gateway vs direct vs LiteLLM, streaming TTFB/RSS, 25 MB upload (a few minutes; installs
-# wrk and, in benchmarks/.litellm-venv, LiteLLM on first use). `make bench BENCH_ARGS="--no-litellm --profile"`.
+# Benchmarks (issues 6, 17): gateway vs direct vs LiteLLM vs Portkey, scaling, CPU per uploaded MB, streaming
+# TTFB/RSS, 25 MB upload (about 4 minutes a round; installs wrk, LiteLLM in benchmarks/.litellm-venv and Portkey
+# in benchmarks/.portkey on first use). `make bench BENCH_ARGS="--repeat 3 --profile"`.
 bench: install
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["Service", "free_port", "reset_peak", "tree_memory_kb", "tree_pids", "tree_pss_kb"]
+__all__ = ["Service", "free_port", "reset_peak", "tree_cpu_seconds", "tree_memory_kb", "tree_pids", "tree_pss_kb"]
 
 
 def free_port() -> int:
@@ -143,3 +143,20 @@ def reset_peak(pids: Sequence[int]) -> bool:
         return True
     except OSError:
         return False
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()  # the command name may contain spaces
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime: the process's threads, exited ones included
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time `pids` have used so far (from /proc/PID/stat, in clock ticks of 1/CLK_TCK s)."""
+    return sum(_cpu_ticks(pid) for pid in pids) / _TICK

@@ -10,31 +10,43 @@ function's file), which says which layer -- server, framework, HTTP client, our 
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 __all__ = ["fold", "record"]
 
 
-def record(py_spy: str, pid: int, seconds: float, out: Path) -> subprocess.Popen:
-    """Start sampling `pid` and its children for `seconds`; wait on the returned process."""
+def record(py_spy: str, pid: int, seconds: float, out: Path, native: bool = False) -> subprocess.Popen:
+    """Start sampling `pid` and its children for `seconds`; wait on the returned process.
+
+    `native` adds C frames: the cyclic garbage collector and system calls (socket writes) then show
+    as their own frames instead of as self time of whichever Python function was running."""
     return subprocess.Popen(
         [py_spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", "250",
-         "--duration", str(int(seconds)), "--format", "raw", "--output", str(out)],
+         "--duration", str(int(seconds)), "--format", "raw", "--output", str(out), *(["--native"] if native else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 
 def _package(frame: str) -> str:
-    """`func (litestar/routes/http.py:12)` → `litestar`; stdlib and frozen modules → `stdlib`."""
+    """`func (litestar/routes/http.py:12)` → `litestar`; stdlib and frozen modules → `stdlib`.
+
+    py-spy names some of our own modules by their bare file name (`context.py`: the gateway's
+    audio_gateway/api modules), so a bare name is stdlib only if the standard library has it."""
     where = frame.partition(" (")[2]
-    return where.split("/", 1)[0] if "/" in where else "stdlib"
+    if ".py" not in where and not where.startswith("<"):
+        return "native (C)"  # --native: libc, libpython, uvloop's loop.c, ...
+    if "/" in where:
+        return where.split("/", 1)[0]
+    module = where.split(".py", 1)[0]
+    return "stdlib" if where.startswith("<") or module in sys.stdlib_module_names else "audio_gateway"
 
 
 def _name(frame: str) -> str:
     """`func (path/to/file.py:12)` → `func (file.py)`."""
     func, _, where = frame.partition(" (")
-    return f"{func} ({where.split(':')[0].rsplit('/', 1)[-1]})" if where else func
+    return f"{func} ({where.rstrip(')').split(':')[0].rsplit('/', 1)[-1]})" if where else func
 
 
 def fold(raw: Path, top: int = 25) -> str:

@@ -9,18 +9,19 @@ from collections.abc import Sequence
 
 import msgspec
 
-__all__ = ["Row", "Target", "evaluate", "render"]
+__all__ = ["Row", "Target", "added_p50", "evaluate", "find", "ratio", "render", "table"]
 
 
 class Row(msgspec.Struct, frozen=True):
-    target: str     # direct | gateway | litellm
+    target: str     # direct | gateway | litellm | portkey (| gateway-wN: the scaling run)
     endpoint: str   # tts | stt
     concurrency: int
     rps: float
     p50_ms: float
     p99_ms: float
     errors: int
-    note: str = ""
+    note: str = ""  # set when the row is not a throughput figure (skipped, or answered errors)
+    statuses: dict[str, int] = {}  # HTTP status -> answers, counted for targets that failed the sanity request
 
 
 class Target(msgspec.Struct, frozen=True):
@@ -31,7 +32,7 @@ class Target(msgspec.Struct, frozen=True):
     detail: str = ""
 
 
-def _find(rows: Sequence[Row], target: str, endpoint: str, concurrency: int) -> Row | None:
+def find(rows: Sequence[Row], target: str, endpoint: str, concurrency: int) -> Row | None:
     for row in rows:
         if (row.target, row.endpoint, row.concurrency) == (target, endpoint, concurrency) and not row.note:
             return row
@@ -39,12 +40,12 @@ def _find(rows: Sequence[Row], target: str, endpoint: str, concurrency: int) -> 
 
 
 def ratio(rows: Sequence[Row], a: str, b: str, endpoint: str, concurrency: int = 32) -> float | None:
-    ra, rb = _find(rows, a, endpoint, concurrency), _find(rows, b, endpoint, concurrency)
+    ra, rb = find(rows, a, endpoint, concurrency), find(rows, b, endpoint, concurrency)
     return round(ra.rps / rb.rps, 3) if ra and rb and rb.rps else None
 
 
 def added_p50(rows: Sequence[Row], endpoint: str) -> float | None:
-    g, d = _find(rows, "gateway", endpoint, 1), _find(rows, "direct", endpoint, 1)
+    g, d = find(rows, "gateway", endpoint, 1), find(rows, "direct", endpoint, 1)
     return round(g.p50_ms - d.p50_ms, 3) if g and d else None
 
 
@@ -55,7 +56,7 @@ def _check(name: str, value: float | None, limit: str, ok: bool, skip_reason: st
 
 
 def evaluate(rows: Sequence[Row], streaming: dict, upload: dict, litellm_note: str) -> list[Target]:
-    """The issue's targets, each PASS / FAIL (or SKIP when its inputs could not be measured)."""
+    """Issue 6's targets, each PASS / FAIL (or SKIP when its inputs could not be measured)."""
     tts, stt = ratio(rows, "gateway", "direct", "tts"), ratio(rows, "gateway", "direct", "stt")
     ll_tts, ll_stt = ratio(rows, "gateway", "litellm", "tts"), ratio(rows, "gateway", "litellm", "stt")
     p50 = added_p50(rows, "tts")
@@ -76,7 +77,7 @@ def evaluate(rows: Sequence[Row], streaming: dict, upload: dict, litellm_note: s
     ]
 
 
-def _table(header: Sequence[str], body: Sequence[Sequence[object]]) -> str:
+def table(header: Sequence[str], body: Sequence[Sequence[object]]) -> str:
     cells = [[str(c) for c in header], *[[("" if c is None else str(c)) for c in row] for row in body]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
@@ -88,13 +89,13 @@ def _x(value: float | None) -> str:
 
 
 def render(rows: Sequence[Row], streaming: dict, upload: dict, targets: Sequence[Target]) -> str:
-    load = _table(["target", "endpoint", "conc", "req/s", "p50 ms", "p99 ms", "errors"],
+    load = table(["target", "endpoint", "conc", "req/s", "p50 ms", "p99 ms", "errors"],
                   [[r.target, r.endpoint, r.concurrency, r.note or r.rps, r.p50_ms, r.p99_ms, r.errors] for r in rows])
-    ratios = _table(
+    ratios = table(
         ["endpoint", "gateway/direct c32", "gateway/litellm c32", "gateway/direct c1", "added p50 c1 (ms)"],
         [[e.upper(), _x(ratio(rows, "gateway", "direct", e)), _x(ratio(rows, "gateway", "litellm", e)),
           _x(ratio(rows, "gateway", "direct", e, 1)), added_p50(rows, e)] for e in ("tts", "stt")])
-    stream = _table(["measurement", "value"], [[k, v] for k, v in {**streaming, **{f"upload {k}": v for k, v in upload.items()}}.items()])
-    verdicts = _table(["target", "value", "limit", "result"],
+    stream = table(["measurement", "value"], [[k, v] for k, v in {**streaming, **{f"upload {k}": v for k, v in upload.items()}}.items()])
+    verdicts = table(["target", "value", "limit", "result"],
                       [[t.name, t.value, t.limit, t.verdict + (f" ({t.detail[:80]})" if t.detail else "")] for t in targets])
     return "\n\n".join([load, ratios, stream, verdicts]) + "\n"

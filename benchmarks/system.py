@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ensure_py_spy", "ensure_wrk", "machine"]
+__all__ = ["busy_cpu_seconds", "ensure_py_spy", "ensure_wrk", "machine", "own_cpu_seconds"]
 
 
 def ensure_wrk() -> str:
@@ -52,6 +52,19 @@ def _first(path: str, prefix: str) -> str:
 def _git(repo: Path, *args: str) -> str:
     out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 else "?"
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy so far, all CPUs together (/proc/stat; idle and iowait excluded)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process and of the children it has reaped (wrk runs, stopped servers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def machine(repo: Path) -> dict[str, object]:
