@@ -41,6 +41,9 @@ def _sentence(error: jsonschema.ValidationError) -> str:
     if error.validator == "not" and isinstance(error.validator_value, dict) and isinstance(error.instance, dict):
         branches = error.validator_value.get("anyOf", [error.validator_value])
         keys = [b["required"][0] for b in branches if b.get("required") and b["required"][0] in error.instance]
+        why = error.validator_value.get("description")  # the schema says why, with `{key}` for the key
+        if keys and why:
+            return " ".join(why.replace("{key}", key) + "." for key in keys)
         if keys:
             return " ".join(f"key {key!r} is not allowed here (it belongs to another unit or kind)." for key in keys)
     if error.validator == "not":
