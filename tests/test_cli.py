@@ -41,6 +41,28 @@ def test_bad_catalog_lists_every_error_and_exits_1(tmp_path):
     assert "catalog/b.yaml:" in result.stderr and "$.models[0].billing[0].price_usd" in result.stderr
 
 
+def test_a_bad_routing_policy_is_explained_with_file_line_and_path(tmp_path):
+    """The shipped catalog plus one routed model with two mistakes: each is listed where it was made."""
+    directory = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, directory)
+    (directory / "routed.yaml").write_text(
+        "models:\n"
+        "  - id: acme/auto\n"
+        "    kind: tts\n"
+        "    routing:\n"
+        "      content:\n"
+        "        - {cjk_at_least: 0.3, use: alibaba/sensevoice-small}\n"
+        "      policy: weighted\n"
+        "      weights: {openai/tts-1: 3, acme/missing: 1}\n")
+    result = run_cli("catalog", "check", str(directory))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert "  catalog/routed.yaml:6: at $.models[0].routing.content[0].use: routing target 'alibaba/sensevoice-small' " \
+           "is stt, not tts" in lines
+    assert "  catalog/routed.yaml:8: at $.models[0].routing.weights.acme/missing: routing target 'acme/missing' " \
+           "is not defined" in lines
+
+
 def test_serve_refuses_a_public_bind_without_client_keys():
     result = run_cli("serve", "--host", "0.0.0.0", "--port", "1")
     assert result.returncode == 2
