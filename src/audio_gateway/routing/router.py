@@ -157,11 +157,12 @@ def decide(route: Route, facts: RouteFacts, state: ProviderState = ProviderState
         return memo[0]
 
     seconds = float(facts.audio_seconds) if facts.audio_seconds is not None else None
+    rule = next((rule for rule in plan.rules if eligible(rule.target) and rule_matches(
+        rule, share=share, language=facts.language, voice=facts.voice, response_format=facts.response_format,
+        audio_seconds=seconds)), None)
     ordered, reason = _POLICIES[plan.policy](plan, facts, state, eligible, f"{route.model.id}\0{facts.request_id}")
     targets = [*ordered, *plan.tail]
-    for rule in plan.rules:
-        if eligible(rule.target) and rule_matches(rule, share=share, language=facts.language, voice=facts.voice,
-                                                  response_format=facts.response_format, audio_seconds=seconds):
-            chosen = rule.target.model.id
-            return Decision((rule.target, *(t for t in targets if t.model.id != chosen)), f"content:{rule.name}")
-    return Decision(tuple(targets), reason or CHAIN)
+    if rule is None:
+        return Decision(tuple(targets), reason or CHAIN)
+    chosen = rule.target.model.id  # the rest keep the policy's order behind it
+    return Decision((rule.target, *(t for t in targets if t.model.id != chosen)), f"content:{rule.name}")
