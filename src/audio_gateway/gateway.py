@@ -1,7 +1,9 @@
 """The gateway core: route → fallback → adapter → billing, shared by the HTTP API and job workers.
 
 `Gateway.running(plan)` owns one adapter per provider (HTTP ones hold a pooled transport, closed on
-exit) and the providers' circuit breakers. Everything else is look-ups in the compiled plan. Charges
+exit), the providers' circuit breakers and their recent latencies. A routed model's targets are ordered
+per request by the pure router (`routing.decide`) over a snapshot of that state; everything else is
+look-ups in the compiled plan. Charges
 are computed here, from the unit registry's measures over the model that served, so every caller
 (sync endpoints, jobs) prices the same input identically.
 """
@@ -9,6 +11,7 @@ are computed here, from the unit registry's measures over the model that served,
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -18,11 +21,13 @@ import msgspec
 
 from .audio.transcript import Transcript
 from .billing import Charge, RequestFacts, Unit, Usage, measure, pending_units, price, settle
+from .billing.units import ModelKind
 from .catalog import Plan, Route, Target
 from .catalog.model import SttModel, TtsModel
 from .errors import NotFound
 from .providers import Adapter, AudioStream, TranscriptionCall, TranscriptionResult, build_adapter, unavailable_reason
-from .routing import Attempt, Breakers, serve_first
+from .routing import CHAIN, Attempt, Breakers, Decision, LatencyStats, ProviderState, RouteFacts, Unsuitable, decide, serve_first
+from .routing.router import reachable
 from .speech import SpeechRequest, speech_call_for
 
 __all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome", "speech_facts"]
@@ -43,6 +48,7 @@ class SpeechOutcome(msgspec.Struct, frozen=True):
     request: SpeechRequest
     measured: Usage
     reports_usage: bool
+    route: str = CHAIN          # why the first target was first (x-gateway-route)
 
     def usage(self) -> Usage:
         """While the stream runs: what the gateway measured. Once it has ended (however it ended): settled
@@ -68,14 +74,27 @@ class TranscriptionOutcome(msgspec.Struct, frozen=True):
     usage: Usage
     billed_seconds: int
     facts: RequestFacts
+    route: str = CHAIN
+
+
+def _unsuitable(route: Route, check: Callable[[Target], object]) -> frozenset[str]:
+    """Targets whose capability check rejects the request (so no policy picks them)."""
+    out = set()
+    for target in reachable(route):
+        try:
+            check(target)
+        except Unsuitable:
+            out.add(target.model.id)
+    return frozenset(out)
 
 
 class Gateway:
     def __init__(self, plan: Plan, adapters: Mapping[str, Adapter], *, deadline: float | None = None,
-                 unavailable: Mapping[str, str] | None = None):
+                 unavailable: Mapping[str, str] | None = None, latency: LatencyStats | None = None):
         self.plan = plan
         self.adapters = MappingProxyType(dict(adapters))
         self.breakers = Breakers(plan.providers.values())
+        self.latency = latency if latency is not None else LatencyStats()  # fed by every call, read by `fastest`
         self.deadline = deadline  # seconds for a whole fallback chain (first byte for speech)
         # Providers routing skips without a call, and why (no key, engine missing); /readyz shows it.
         self.unavailable = MappingProxyType(dict(unavailable or {}))
@@ -102,34 +121,75 @@ class Gateway:
                            param="model", code="model_not_found")
         return route
 
-    async def speech(self, request: SpeechRequest, route: Route, *, bill_as: str | None = None) -> SpeechOutcome:
+    def provider_state(self, kind: ModelKind) -> ProviderState:
+        """What a routing decision reads of the live state: providers skipped now, recent latencies."""
+        skipped = {name for name in self.plan.providers if self.breakers[name].state == "open"}
+        return ProviderState(skipped=frozenset(skipped | set(self.unavailable)), latency=self.latency.views(kind))
+
+    def decide_speech(self, request: SpeechRequest, route: Route, *, request_id: str = "",
+                      fits: SpeechRequest | None = None) -> Decision:
+        """The order `speech` will try targets in, and why. `fits`: the request whose capability check
+        decides which targets are suitable, when it differs (a job is decided once, on its longest piece)."""
+        if route.routing is None:
+            return Decision(route.targets, CHAIN)
+        probe = fits or request
+        voice = request.voice if isinstance(request.voice, str) else request.voice.id
+        facts = RouteFacts(kind="tts", request_id=request_id, text=request.input, instructions=request.instructions or "",
+                           voice=voice, response_format=request.response_format,
+                           unsuitable=_unsuitable(route, lambda target: speech_call_for(probe, target)))
+        return decide(route, facts, self.provider_state("tts"))
+
+    async def speech(self, request: SpeechRequest, route: Route, *, bill_as: str | None = None,
+                     decision: Decision | None = None) -> SpeechOutcome:
         """Open the first target's audio stream that yields a first byte (validation is the caller's).
 
-        `bill_as`: the text to measure instead of `request.input` (a job piece's share of the whole input)."""
+        `bill_as`: the text to measure instead of `request.input` (a job piece's share of the whole input).
+        `decision`: the order made by `decide_speech` (made here, without a request id, when not given)."""
+        decision = decision or self.decide_speech(request, route)
         calls = {}
 
         async def attempt(target: Target) -> AudioStream:
             call = calls[target.model.id] = speech_call_for(request, target)
-            return await self.adapters[target.provider.name].speech(call)
+            started = time.perf_counter()
+            stream = await self.adapters[target.provider.name].speech(call)  # returns with the first chunk
+            self.latency.observe(target.provider.name, "tts", time.perf_counter() - started)
+            return stream
 
-        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline,
+        served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
                                    unavailable=self.unavailable)
         target = served.target
         return SpeechOutcome(stream=served.value, target=target, attempts=served.attempts, request=request,
                              measured=measure(speech_facts(request, target, bill_as), target.model.billing),
-                             reports_usage=calls[target.model.id].usage_stream)
+                             reports_usage=calls[target.model.id].usage_stream, route=decision.reason)
+
+    def decide_transcription(self, route: Route, prepare: Callable[[Target], TranscriptionCall], facts: RequestFacts,
+                             *, language: str | None = None, response_format: str | None = None,
+                             request_id: str = "") -> Decision:
+        """The order `transcribe` will try targets in, and why (after probing: rules may read the duration)."""
+        if route.routing is None:
+            return Decision(route.targets, CHAIN)
+        route_facts = RouteFacts(kind="stt", request_id=request_id, prompt=facts.prompt, language=language,
+                                 response_format=response_format, audio_seconds=facts.audio_seconds,
+                                 unsuitable=_unsuitable(route, prepare))
+        return decide(route, route_facts, self.provider_state("stt"))
 
     async def transcribe(self, route: Route, prepare: Callable[[Target], TranscriptionCall],
-                         facts: RequestFacts) -> TranscriptionOutcome:
-        """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it).
+                         facts: RequestFacts, *, decision: Decision | None = None) -> TranscriptionOutcome:
+        """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it); `decision` is
+        `decide_transcription`'s order (the route's default order when not given).
 
         Priced on the model that served: the probed duration and prompt measured by the gateway, token
         counts as the provider reported them (SenseVoice reports none, whisper-1 only a duration)."""
+        decision = decision or self.decide_transcription(route, prepare, facts)
 
         async def attempt(target: Target) -> TranscriptionResult:
-            return await self.adapters[target.provider.name].transcribe(prepare(target))
+            call = prepare(target)
+            started = time.perf_counter()
+            result = await self.adapters[target.provider.name].transcribe(call)
+            self.latency.observe(target.provider.name, "stt", time.perf_counter() - started)
+            return result
 
-        served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline,
+        served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
                                    unavailable=self.unavailable)
         components = served.target.model.billing
         usage = settle(measure(facts, components), served.value.usage, components)
@@ -138,4 +198,4 @@ class Gateway:
         billed = int(seconds_line.quantity) if seconds_line else math.ceil(facts.audio_seconds or Decimal(0))
         return TranscriptionOutcome(transcript=served.value.transcript, target=served.target,
                                     attempts=served.attempts, charge=charge, usage=usage, billed_seconds=billed,
-                                    facts=facts)
+                                    facts=facts, route=decision.reason)

@@ -53,7 +53,9 @@ def test_shipped_catalog_matches_product_table(model_id, kind, provider, upstrea
 def test_switching_the_local_provider_off_restores_the_cloud_only_chains():
     plan = load(CATALOG_DIR, {"AUDIO_GATEWAY_LOCAL": "off"})
     assert "local" not in plan.providers
-    assert sorted(plan.routes) == sorted(row[0] for row in PRODUCT_TABLE if row[2] != "local")
+    # Every product model but the local ones stays (virtual models such as `gateway/auto` are not in the table).
+    assert {row[0] for row in PRODUCT_TABLE if row[2] != "local"} <= set(plan.routes)
+    assert not {row[0] for row in PRODUCT_TABLE if row[2] == "local"} & set(plan.routes)
     for model_id, *_, fallbacks in PRODUCT_TABLE:
         if model_id in plan.routes:
             assert [t.model.id for t in plan.routes[model_id].targets] == \
@@ -197,3 +199,23 @@ def test_empty_or_missing_directory_is_a_problem_not_a_crash(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CatalogInvalid, match="no \\*.yaml files"):
         load(tmp_path / "empty")
+
+
+def test_a_disabled_provider_also_leaves_routing_rules_and_targets(tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG_DIR, catalog)
+    (catalog / "models" / "local_routes.yaml").write_text("""
+models:
+  - id: gateway/offline-first
+    kind: tts
+    routing:
+      content:
+        - {cjk_at_least: 0.3, use: local/espeak-ng}
+      policy: weighted
+      weights: {local/espeak-ng: 1, openai/tts-1: 3}
+""")
+    on = load(catalog)
+    assert "local/espeak-ng" in {t.model.id for t in on.routes["gateway/offline-first"].targets}
+    off = load(catalog, {"AUDIO_GATEWAY_LOCAL": "off"})
+    assert {t.model.id for t in off.routes["gateway/offline-first"].targets} >= {"openai/tts-1"}
+    assert "local/espeak-ng" not in {t.model.id for t in off.routes["gateway/offline-first"].targets}

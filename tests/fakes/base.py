@@ -62,6 +62,8 @@ class FakeProvider:
     """Bytes per streamed body chunk (one SSE delta carries one chunk)."""
     chunk_delay: float
     """Seconds between streamed chunks."""
+    first_byte_delay: float
+    """Seconds before any answer starts (a slow provider: time to first byte, STT response time)."""
     audio_seconds: float
     """Length of every synthesized speech response."""
     transcript_text: str
@@ -90,6 +92,7 @@ class FakeProvider:
     def _set_defaults(self) -> None:
         self.chunk_size = 16 * 1024
         self.chunk_delay = 0.0
+        self.first_byte_delay = 0.0
         self.audio_seconds = 0.5
         self.transcript_text = DEFAULT_TRANSCRIPT
         self.retry_after = "1"
@@ -212,6 +215,8 @@ class FakeProvider:
         if fault is Fault.RESET:
             await respond.abort()
             return
+        if self.first_byte_delay > 0:
+            await asyncio.sleep(self.first_byte_delay)
         reply = self._reply(request, fault)
         reply.headers[:0] = self._response_headers(round((time.perf_counter() - started) * 1000))
         await self._emit(reply, respond, fault, ticket)

@@ -1,5 +1,7 @@
 """Per-request context as pure ASGI middleware: `x-request-id` on every response, one log line each.
 
+A handler that routed the request puts the reason in `scope["state"]["route"]` before anything is
+sent; it goes out as `x-gateway-route` on the response (an error after routing included) and in the line.
 Handlers add fields (model asked/served, attempts, cost) to `scope["state"]["log"]`;
 the line is written when the last body byte has been sent, so streamed responses
 log their real size, duration and final cost.
@@ -70,7 +72,10 @@ class RequestContextMiddleware:
             nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id)]}
+                extra = [(b"x-request-id", request_id)]
+                if state.get("route"):
+                    extra.append((b"x-gateway-route", str(state["route"]).encode("ascii", "replace")))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)
@@ -91,6 +96,7 @@ class RequestContextMiddleware:
                 "status": status or 499,
                 "bytes": sent,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                **({"route": state["route"]} if state.get("route") else {}),
                 **fields,
             }
             access_log.info(msgspec.json.encode(line).decode())

@@ -103,9 +103,12 @@ async def create_speech(request: Request) -> Stream:
     log["model_asked"] = speech.model
     route = gateway.route(speech.model)
     validate_speech(speech, route)
+    state = request.scope["state"]
+    decision = gateway.decide_speech(speech, route, request_id=state["request_id"])
+    state["route"] = decision.reason  # x-gateway-route (context middleware) and the row, via row_context
     ctx = row_context(request, endpoint="audio.speech", kind="tts", model_requested=speech.model, bytes_in=len(raw))
     try:
-        outcome = await gateway.speech(speech, route)
+        outcome = await gateway.speech(speech, route, decision=decision)
     except (UpstreamUnavailable, UpstreamClientError) as exc:
         started = request.scope["state"].get("started_perf", time.perf_counter())
         record_row(request, failed_row(ctx, attempts=exc.tried, http_status=exc.status,

@@ -13,7 +13,7 @@ from litestar import Request, Response, post
 
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway
-from ..ledger.build import failed_row, served_row
+from ..ledger.build import RowContext, failed_row, served_row
 from ..transcription import UploadLimits, parse_transcription_form, read_multipart
 from ..transcription.pipeline import render_outcome, transcribe_upload
 from .billing_headers import gateway_headers, log_fields
@@ -37,14 +37,19 @@ async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> 
         form = parse_transcription_form(upload, task)
         log["model_asked"] = form.model
         route = gateway.route(form.model)
-        ctx = row_context(request, endpoint="audio.translations" if task == "translate" else "audio.transcriptions",
-                          kind="stt", model_requested=form.model, bytes_in=upload.file_bytes)
+
+        def context() -> RowContext:  # built once routed: the row carries state["route"]
+            return row_context(request, endpoint="audio.translations" if task == "translate" else "audio.transcriptions",
+                               kind="stt", model_requested=form.model, bytes_in=upload.file_bytes)
+
         try:
-            outcome, info = await transcribe_upload(gateway, route, form, upload)
+            outcome, info = await transcribe_upload(gateway, route, form, upload, request_id=state["request_id"],
+                                                    on_route=lambda reason: state.__setitem__("route", reason))
         except (UpstreamUnavailable, UpstreamClientError) as exc:
-            record_row(request, failed_row(ctx, attempts=exc.tried, http_status=exc.status,
+            record_row(request, failed_row(context(), attempts=exc.tried, http_status=exc.status,
                                            latency_ms=(time.perf_counter() - started) * 1000))
             raise
+        ctx = context()
     finally:
         upload.close()
     log["audio_seconds"] = round(info.duration, 3)

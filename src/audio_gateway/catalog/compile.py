@@ -14,8 +14,21 @@ import jsonschema
 import msgspec
 
 from ..billing.units import UNIT_ALIASES, UNITS, Source
-from .model import Model, Plan, Provider, ProviderOverrides, Route, SttModel, Target, TtsModel, VoiceSet
+from .model import (
+    Model,
+    Plan,
+    Provider,
+    ProviderOverrides,
+    Route,
+    RoutingSpec,
+    SttModel,
+    Target,
+    TtsModel,
+    VirtualModelSpec,
+    VoiceSet,
+)
 from .problems import CatalogInvalid, CatalogProblem
+from .routing import check_routing, routing_plan, virtual_face
 from .schema import schema_problems
 from .source import SourceFile
 
@@ -90,8 +103,18 @@ def _provider_fields(raw: dict, name: str) -> dict:
     return {**raw, "name": name, "enabled": enabled}
 
 
-def _drop_disabled(providers: dict[str, _Located], models: dict[str, _Located]) -> None:
-    """A disabled provider leaves the plan with its models, and fallbacks to them are dropped.
+def _without(routing: RoutingSpec | None, gone: set[str]) -> RoutingSpec | None:
+    """A routing block with the dropped models taken out of its rules, targets and weights."""
+    if routing is None:
+        return None
+    return msgspec.structs.replace(
+        routing, content=tuple(rule for rule in routing.content if rule.use not in gone),
+        targets=tuple(t for t in routing.targets if t not in gone),
+        weights={t: w for t, w in routing.weights.items() if t not in gone})
+
+
+def _drop_disabled(providers: dict[str, _Located], models: dict[str, _Located], virtuals: dict[str, _Located]) -> None:
+    """A disabled provider leaves the plan with its models, and fallbacks and routing targets to them go too.
 
     So a catalog reads the same with the provider switched off as if it had never been written.
     """
@@ -106,14 +129,23 @@ def _drop_disabled(providers: dict[str, _Located], models: dict[str, _Located]) 
     for model_id, located in models.items():
         model: Model = located.value
         kept = tuple(f for f in model.fallbacks if f.model not in gone)
-        if len(kept) != len(model.fallbacks):
-            models[model_id] = _Located(msgspec.structs.replace(model, fallbacks=kept), located.source, located.path)
+        routing = _without(model.routing, gone)
+        if len(kept) != len(model.fallbacks) or routing != model.routing:
+            model = msgspec.structs.replace(model, fallbacks=kept, routing=routing)
+            models[model_id] = _Located(model, located.source, located.path)
+    for model_id, located in virtuals.items():
+        virtual: VirtualModelSpec = located.value
+        routing = _without(virtual.routing, gone)
+        if routing != virtual.routing:
+            virtuals[model_id] = _Located(msgspec.structs.replace(virtual, routing=routing), located.source, located.path)
 
 
 def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
+    """Decoded providers, voice sets, models and virtual models (an entry with no provider), by name."""
     providers: dict[str, _Located] = {}
     voice_sets: dict[str, _Located] = {}
     models: dict[str, _Located] = {}
+    virtuals: dict[str, _Located] = {}
     for source in sources:
         data = source.data or {}
         for section, type_, into in (("providers", Provider, providers), ("voice_sets", VoiceSet, voice_sets)):
@@ -128,14 +160,20 @@ def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
                     into[name] = _Located(value, source, path)
         for index, raw in enumerate(data.get("models") or []):
             path = ("models", index)
-            if raw["id"] in models:
-                problems.append(source.problem(path + ("id",), f"model {raw['id']!r} is already defined in {models[raw['id']].source.name}"))
+            earlier = models.get(raw["id"]) or virtuals.get(raw["id"])
+            if earlier is not None:
+                problems.append(source.problem(path + ("id",), f"model {raw['id']!r} is already defined in {earlier.source.name}"))
+                continue
+            if "provider" not in raw:  # the schema let it through: it has a routing block
+                virtual = _decode(raw, VirtualModelSpec, (source, path), problems)
+                if virtual is not None:
+                    virtuals[raw["id"]] = _Located(virtual, source, path)
                 continue
             value = _decode(_normalise_billing(raw), Model, (source, path), problems)
             if value is not None:
                 models[raw["id"]] = _Located(value, source, path)
-    _drop_disabled(providers, models)
-    return providers, voice_sets, models
+    _drop_disabled(providers, models, virtuals)
+    return providers, voice_sets, models, virtuals
 
 
 def _check_voice_sets(voice_sets: Mapping[str, _Located], problems: list[CatalogProblem]) -> None:
@@ -148,11 +186,42 @@ def _check_voice_sets(voice_sets: Mapping[str, _Located], problems: list[Catalog
                 problems.append(located.problem(f"maps {foreign!r} to {native!r}, which is not one of its voices", "map", foreign))
 
 
+def _check_aliases(entries: Mapping[str, _Located], known_ids: Iterable[str], aliases: dict[str, str],
+                   problems: list[CatalogProblem]) -> None:
+    ids = set(known_ids)
+    for model_id, located in entries.items():
+        for alias_index, alias in enumerate(located.value.aliases):
+            if alias in ids:
+                problems.append(located.problem(f"alias {alias!r} is also a model id", "aliases", alias_index))
+            elif alias in aliases:
+                problems.append(located.problem(f"alias {alias!r} is already used by {aliases[alias]!r}", "aliases", alias_index))
+            else:
+                aliases[alias] = model_id
+
+
+def _check_routing(models: Mapping[str, _Located], virtuals: Mapping[str, _Located],
+                   problems: list[CatalogProblem]) -> None:
+    """Routing blocks of real and virtual models name real models of their kind (catalog/routing.py)."""
+    real = {model_id: located.value for model_id, located in models.items()}
+    virtual_ids = {model_id: located.value.kind for model_id, located in virtuals.items()}
+    for located, is_virtual in [*((loc, False) for loc in models.values()), *((loc, True) for loc in virtuals.values())]:
+        spec: RoutingSpec | None = located.value.routing
+        if spec is None:
+            continue
+
+        def report(message: str, path: tuple[str | int, ...], located: _Located = located) -> None:
+            problems.append(located.problem(message, *path))
+
+        check_routing(located.value.id, located.value.kind, spec, virtual=is_virtual, models=real,
+                      virtual_ids=virtual_ids, report=report)
+
+
 def _check_models(
     models: Mapping[str, _Located],
     providers: Mapping[str, _Located],
     voice_sets: Mapping[str, _Located],
     problems: list[CatalogProblem],
+    virtuals: Mapping[str, _Located],
 ) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for model_id, located in models.items():
@@ -170,21 +239,20 @@ def _check_models(
             caps = model.capabilities
             if "word" in caps.timestamp_granularities and caps.upstream_response_format != "verbose_json":
                 problems.append(located.problem("word timestamps need upstream_response_format: verbose_json", "capabilities", "timestamp_granularities"))
-        for alias_index, alias in enumerate(model.aliases):
-            if alias in models:
-                problems.append(located.problem(f"alias {alias!r} is also a model id", "aliases", alias_index))
-            elif alias in aliases:
-                problems.append(located.problem(f"alias {alias!r} is already used by {aliases[alias]!r}", "aliases", alias_index))
-            else:
-                aliases[alias] = model_id
         for fb_index, fallback in enumerate(model.fallbacks):
             target = models.get(fallback.model)
             if fallback.model == model_id:
                 problems.append(located.problem("a model cannot fall back to itself", "fallbacks", fb_index, "model"))
+            elif fallback.model in virtuals:
+                problems.append(located.problem(f"{fallback.model!r} is a virtual model (no provider of its own); "
+                                                "fall back to a real model", "fallbacks", fb_index, "model"))
             elif target is None:
                 problems.append(located.problem(f"fallback model {fallback.model!r} is not defined", "fallbacks", fb_index, "model"))
             elif target.value.kind != model.kind:
                 problems.append(located.problem(f"fallback {fallback.model!r} is {target.value.kind}, not {model.kind}", "fallbacks", fb_index, "model"))
+    all_ids = [*models, *virtuals]
+    _check_aliases(models, all_ids, aliases, problems)
+    _check_aliases(virtuals, all_ids, aliases, problems)
     return aliases
 
 
@@ -242,7 +310,7 @@ def compile_plan(
     if problems:
         raise CatalogInvalid(problems)
 
-    providers, voice_sets, models = _collect(sources, problems)
+    providers, voice_sets, models, virtuals = _collect(sources, problems)
     known = set(known_adapters)
     for located in providers.values():
         provider: Provider = located.value
@@ -251,7 +319,8 @@ def compile_plan(
         if provider.base_url and not provider.base_url.startswith(("http://", "https://")):
             problems.append(located.problem(f"base_url {provider.base_url!r} is not an http(s) URL", "base_url"))
     _check_voice_sets(voice_sets, problems)
-    aliases = _check_models(models, providers, voice_sets, problems)
+    aliases = _check_models(models, providers, voice_sets, problems, virtuals)
+    _check_routing(models, virtuals, problems)
     _check_cycles(models, problems)
     if not models and not problems:
         problems.append(CatalogProblem(file="catalog", path=("models",), message="the catalog defines no models"))
@@ -261,20 +330,28 @@ def compile_plan(
     compiled_providers = {name: overrides.apply(loc.value) for name, loc in providers.items()}
     compiled_voice_sets = {name: loc.value for name, loc in voice_sets.items()}
     by_id = {model_id: loc.value for model_id, loc in models.items()}
-    routes = {
-        model_id: Route(
-            model=model,
-            targets=tuple(
-                Target(
-                    model=step,
-                    provider=compiled_providers[step.provider],
-                    voice_set=compiled_voice_sets[step.voices] if isinstance(step, TtsModel) else None,
-                )
-                for step in _chain(model, by_id)
-            ),
+    chains = {
+        model_id: tuple(
+            Target(
+                model=step,
+                provider=compiled_providers[step.provider],
+                voice_set=compiled_voice_sets[step.voices] if isinstance(step, TtsModel) else None,
+            )
+            for step in _chain(model, by_id)
         )
         for model_id, model in by_id.items()
     }
+    routes = {}
+    for model_id, model in by_id.items():
+        if model.routing is None:
+            routes[model_id] = Route(model=model, targets=chains[model_id])
+        else:
+            routing, order = routing_plan(model.routing, chains[model_id], chains.__getitem__)
+            routes[model_id] = Route(model=model, targets=order, routing=routing)
+    for model_id, located in virtuals.items():
+        spec: VirtualModelSpec = located.value
+        routing, order = routing_plan(spec.routing, (), chains.__getitem__)
+        routes[model_id] = Route(model=virtual_face(spec, routing, order), targets=order, routing=routing)
     return Plan(
         providers=MappingProxyType(compiled_providers),
         voice_sets=MappingProxyType(compiled_voice_sets),

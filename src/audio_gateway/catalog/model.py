@@ -18,6 +18,7 @@ __all__ = [
     "Timeouts", "BreakerSettings", "LocalEngines", "Provider", "ProviderOverrides", "VoiceSet", "BillingComponent", "Estimate",
     "Fallback", "SpeedRange", "TtsCapabilities", "SttCapabilities", "TtsModel", "SttModel", "Model", "Target",
     "Route", "Plan", "ModelKind", "HeaderAuth", "AuthScheme",
+    "Policy", "ContentRule", "RoutingSpec", "VirtualModelSpec", "RoutedRule", "RoutingPlan",
 ]
 
 
@@ -176,9 +177,56 @@ class SttCapabilities(_Spec):
     max_duration_seconds: float | None = None
 
 
+# How a routed model orders its candidates when no content rule chose the first one.
+Policy = Literal["chain", "cheapest", "fastest", "weighted"]
+
+
+class ContentRule(_Spec, frozen=True):
+    """`use` goes first when every condition given holds (content rules are matched in order).
+
+    `cjk_at_least`: share of the input's letters in Han, Kana or Hangul (tts). `language`: the
+    transcription's `language` field (stt). `voice`, `response_format`: as the client sent them.
+    `min_seconds` / `max_seconds`: the probed audio (stt). `name` replaces the derived header text."""
+
+    use: str
+    name: str | None = None
+    cjk_at_least: float | None = None
+    language: str | tuple[str, ...] | None = None
+    voice: str | tuple[str, ...] | None = None
+    response_format: str | tuple[str, ...] | None = None
+    min_seconds: float | None = None
+    max_seconds: float | None = None
+
+
+class RoutingSpec(_Spec, frozen=True):
+    """A model's `routing` block: content rules first, then `policy` orders the candidates.
+
+    `targets`: the candidates (default: the model's own fallback chain); `weights` (policy weighted)
+    names them instead, with their shares; `min_samples` (policy fastest): latency samples a
+    provider needs before its average is trusted."""
+
+    policy: Policy = "chain"
+    content: tuple[ContentRule, ...] = ()
+    targets: tuple[str, ...] = ()
+    weights: Mapping[str, float] = msgspec.field(default_factory=dict)
+    min_samples: int = 5
+
+
+class VirtualModelSpec(_Spec, frozen=True, kw_only=True):
+    """A model with a `routing` block and no provider of its own (`auto`): it only chooses targets."""
+
+    id: str
+    kind: ModelKind
+    routing: RoutingSpec
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    strengths: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+
 class _ModelBase(_Spec, tag_field="kind", kw_only=True):
     id: str
-    provider: str
+    provider: str                      # "" only on a virtual model's compiled face
     upstream_model: str
     billing: tuple[BillingComponent, ...]
     aliases: tuple[str, ...] = ()
@@ -186,6 +234,12 @@ class _ModelBase(_Spec, tag_field="kind", kw_only=True):
     strengths: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     fallbacks: tuple[Fallback, ...] = ()
+    routing: RoutingSpec | None = None
+
+    @property
+    def virtual(self) -> bool:
+        """No provider of its own: capabilities and voices derived from its targets, never served itself."""
+        return not self.provider
 
 
 class TtsModel(_ModelBase, tag="tts", kw_only=True):
@@ -214,11 +268,43 @@ class Target(msgspec.Struct, frozen=True):
     voice_set: VoiceSet | None = None
 
 
+class RoutedRule(msgspec.Struct, frozen=True, kw_only=True):
+    """A content rule ready to match: conditions normalised (empty set = any), target resolved."""
+
+    name: str                                   # what `x-gateway-route` says after `content:`
+    target: Target
+    cjk_at_least: float | None = None
+    languages: frozenset[str] = frozenset()
+    voices: frozenset[str] = frozenset()
+    response_formats: frozenset[str] = frozenset()
+    min_seconds: float | None = None
+    max_seconds: float | None = None
+
+
+class RoutingPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """A compiled `routing` block: what the router (routing/router.py) orders per request.
+
+    `candidates` are what `policy` orders; `tail` is every other model reachable through their
+    fallbacks, tried after them in chain order; a matching rule's target goes before both."""
+
+    policy: Policy
+    rules: tuple[RoutedRule, ...]
+    candidates: tuple[Target, ...]
+    tail: tuple[Target, ...]
+    weights: tuple[float, ...] = ()             # aligned with candidates (policy weighted)
+    min_samples: int = 5
+
+
 class Route(msgspec.Struct, frozen=True):
-    """A model and the targets to try for it, primary first, then fallbacks by priority."""
+    """A model and the targets to try for it, primary first, then fallbacks by priority.
+
+    With a routing block `targets` is the default order (no rule matched, policy chain) and
+    `routing` says how a request reorders it; the first target is always the named model itself
+    (for a virtual model: its first target, whose voice set it speaks)."""
 
     model: Model
     targets: tuple[Target, ...]
+    routing: RoutingPlan | None = None
 
 
 class Plan(msgspec.Struct, frozen=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from .problems import CatalogProblem
 from .source import SourceFile
 
 __all__ = ["default_schema_path", "load_validator", "schema_problems", "with_registry_units", "render_schema"]
+
+_DECIMAL = re.compile(r"Decimal\('([^']*)'\)")  # YAML numbers are Decimals: say 1.5, not Decimal('1.5')
 
 
 def default_schema_path(catalog_dir: Path) -> Path:
@@ -34,6 +37,8 @@ def load_validator(schema_path: Path) -> jsonschema.Draft202012Validator:
 
 def _sentence(error: jsonschema.ValidationError) -> str:
     """jsonschema's messages, minus the noise of `if/then` and `$ref` wrappers."""
+    if error.validator == "required" and isinstance(error.schema, dict) and "$comment" in error.schema:
+        return str(error.schema["$comment"])  # the schema says what is missing in an operator's words
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key(s)")
     if error.validator == "enum":
@@ -41,6 +46,9 @@ def _sentence(error: jsonschema.ValidationError) -> str:
     if error.validator == "not" and isinstance(error.validator_value, dict) and isinstance(error.instance, dict):
         branches = error.validator_value.get("anyOf", [error.validator_value])
         keys = [b["required"][0] for b in branches if b.get("required") and b["required"][0] in error.instance]
+        why = error.validator_value.get("description")  # the schema says why, with `{key}` for the key
+        if keys and why:
+            return " ".join(why.replace("{key}", key) + "." for key in keys)
         if keys:
             return " ".join(f"key {key!r} is not allowed here (it belongs to another unit or kind)." for key in keys)
     if error.validator == "not":
@@ -56,7 +64,7 @@ def schema_problems(source: SourceFile, validator: jsonschema.Draft202012Validat
         if error.context:  # anyOf/oneOf: report the branch errors instead of "is not valid under any"
             leaves = [e for e in error.context if not e.context] or leaves
         for leaf in leaves:
-            problems.append(source.problem(tuple(leaf.absolute_path), _sentence(leaf)))
+            problems.append(source.problem(tuple(leaf.absolute_path), _DECIMAL.sub(r"\1", _sentence(leaf))))
     return problems
 
 

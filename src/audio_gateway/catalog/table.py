@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..billing.pricing import decimal_text
 from ..billing.units import UNITS, Unit
 from .model import BillingComponent, Plan
+from .routing import describe_routing
 
 __all__ = ["render_table", "describe_price"]
 
@@ -22,13 +23,16 @@ def describe_price(component: BillingComponent) -> str:
 
 
 def render_table(plan: Plan) -> str:
-    rows = [("MODEL", "KIND", "PROVIDER", "UPSTREAM", "PRICE", "FALLBACKS", "ALIASES")]
+    """One row per model. ROUTING is `chain` for a plain fallback chain, else the block (`content(cjk>=0.3)
+    then cheapest`); a virtual model has no provider, upstream or price, and lists all its targets."""
+    rows = [("MODEL", "KIND", "PROVIDER", "UPSTREAM", "PRICE", "FALLBACKS", "ROUTING", "ALIASES")]
     for route in plan.routes.values():
         m = route.model
         rows.append((
-            m.id, m.kind, m.provider, m.upstream_model,
-            " + ".join(describe_price(c) for c in m.billing),
-            " -> ".join(t.model.id for t in route.targets[1:]) or "-",
+            m.id, m.kind, m.provider or "-", m.upstream_model or "-",
+            " + ".join(describe_price(c) for c in m.billing) or "-",
+            " -> ".join(t.model.id for t in (route.targets if m.virtual else route.targets[1:])) or "-",
+            describe_routing(m.routing) if m.routing is not None else "chain",
             ", ".join(m.aliases) or "-",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

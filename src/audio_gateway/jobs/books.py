@@ -52,7 +52,7 @@ def job_row(record: JobRecord, *, status: RowStatus, http_status: int, lines: tu
         fell_back=bool(served and served != record.model), attempt_outcomes=attempts, status=status,
         http_status=http_status, lines=lines, cost_usd=sum((line.cost_usd for line in lines), Decimal(0)),
         latency_ms=(ended - started).total_seconds() * 1000, bytes_out=record.result.bytes if record.result else 0,
-        **totals,  # type: ignore[arg-type]
+        route=record.route, **totals,  # type: ignore[arg-type]
     )
 
 

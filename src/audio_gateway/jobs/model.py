@@ -152,6 +152,7 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     pieces: tuple[PieceRecord, ...] = ()  # speech: pieces already synthesised (and paid for)
     piece_count: int = 0                # speech: pieces the input is cut into (0 until the first run)
     key_name: str | None = None         # the submitting key's name, for the ledger (never the secret)
+    route: str | None = None            # why its first target was first (x-gateway-route), set when it runs
 
     def public(self, url: str | None = None, expires_at: int | None = None) -> dict[str, Any]:
         """The client-facing shape of GET /v1/jobs/{id}."""
@@ -163,6 +164,7 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
             "id": self.id, "object": "job", "status": self.status, "model": self.model, "kind": self.kind,
             "created_at": self.created_at, "completed_at": self.completed_at, "progress": round(self.progress, 4),
             "result": result,
+            "route": self.route,
             "usage": msgspec.to_builtins(self.usage) if self.usage else None,
             "error": msgspec.to_builtins(self.error) if self.error else None,
         }

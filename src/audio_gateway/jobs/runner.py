@@ -65,8 +65,14 @@ async def run_speech(gateway: Gateway, record: JobRecord, store: JobStore, objec
     route = gateway.route(request.model)
     assert isinstance(route.model, TtsModel)
     pieces = cut_pieces(request.input, route.model.capabilities.max_input_chars)
-    if record.piece_count != len(pieces):
-        record = await store.update(record.id, lambda r: msgspec.structs.replace(r, piece_count=len(pieces))) or record
+    # Routed once for the whole job (its text, its id), so every piece tries the same targets in the same
+    # order: one voice throughout unless a target fails. Suitability is judged on the longest piece.
+    longest = max(pieces, key=lambda piece: len(piece.text))
+    decision = gateway.decide_speech(request, route, request_id=record.id,
+                                     fits=msgspec.structs.replace(request, input=longest.text))
+    if record.piece_count != len(pieces) or record.route != decision.reason:
+        record = await store.update(record.id, lambda r: msgspec.structs.replace(
+            r, piece_count=len(pieces), route=decision.reason)) or record
     made = {piece.index: piece for piece in record.pieces}
     audio: dict[int, bytes] = {}
     limit = asyncio.Semaphore(max(1, concurrency))
@@ -74,7 +80,7 @@ async def run_speech(gateway: Gateway, record: JobRecord, store: JobStore, objec
     async def synthesise(piece: Piece) -> None:
         async with limit:
             outcome = await gateway.speech(msgspec.structs.replace(request, input=piece.text), route,
-                                           bill_as=piece.billed)
+                                           bill_as=piece.billed, decision=decision)
             data = await outcome.stream.read_all()
             charge = outcome.charge()
         key = objects.key(record.owner, record.id, "pieces", f"{piece.index:05d}.{request.response_format}")
@@ -141,7 +147,8 @@ def transcription_usage(outcome: TranscriptionOutcome) -> JobUsage:
 
 
 async def run_transcription(gateway: Gateway, record: JobRecord, objects: ObjectStore, progress: Progress,
-                            allow: tuple[str, ...]) -> tuple[JobOutput, TranscriptionOutcome]:
+                            allow: tuple[str, ...], on_route: Callable[[str], None] | None = None,
+                            ) -> tuple[JobOutput, TranscriptionOutcome]:
     assert isinstance(record.request, TranscriptionJob)
     form = record.request.form
     route = gateway.route(form.model)
@@ -153,7 +160,7 @@ async def run_transcription(gateway: Gateway, record: JobRecord, objects: Object
         upload = Upload(fields={}, file=source, filename=record.request.filename,
                         content_type="application/octet-stream", file_bytes=size)
         await progress(0.1)
-        outcome, _ = await transcribe_upload(gateway, route, form, upload)
+        outcome, _ = await transcribe_upload(gateway, route, form, upload, request_id=record.id, on_route=on_route)
     finally:
         source.close()
     rendered = render_outcome(outcome, form)

@@ -152,13 +152,18 @@ async def _produce(runtime: JobRuntime, record: JobRecord,
         def row(done: JobRecord) -> LedgerRow:
             return job_row(done, status="completed", http_status=200)
     else:
-        output, outcome = await run_transcription(runtime.gateway, record, runtime.objects, progress,
-                                                  runtime.settings.file_url_allow)
+        routes: list[str] = []
+        try:
+            output, outcome = await run_transcription(runtime.gateway, record, runtime.objects, progress,
+                                                      runtime.settings.file_url_allow, on_route=routes.append)
+        finally:  # kept on the record even when it fails, so the failed job's row carries it too
+            if routes:
+                await runtime.store.update(record.id, lambda r: msgspec.structs.replace(r, route=routes[-1]))
 
         def row(done: JobRecord) -> LedgerRow:
             served = served_row(
                 RowContext(id=done.id, created_at=datetime.fromtimestamp(done.created_at, UTC), api_key_id=done.key_name,
-                           endpoint="jobs", kind="stt", model_requested=done.model),
+                           endpoint="jobs", kind="stt", model_requested=done.model, route=outcome.route),
                 target=outcome.target, attempts=outcome.attempts, charge=outcome.charge, usage=outcome.usage,
                 facts=outcome.facts, status="completed", http_status=200,
                 latency_ms=((done.completed_at or done.created_at) - done.created_at) * 1000.0, ttfb_ms=None,

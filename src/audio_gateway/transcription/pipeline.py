@@ -6,6 +6,7 @@ transcript of an upload is byte-identical to the sync endpoint's for every forma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import IO
 
@@ -21,9 +22,10 @@ from ..audio import (
     render_transcript_events,
 )
 from ..billing import RequestFacts
-from ..catalog import Route
+from ..catalog import Route, Target
 from ..errors import InvalidRequest
 from ..gateway import Gateway, TranscriptionOutcome
+from ..providers import TranscriptionCall
 from .request import TranscriptionRequest, check_duration, transcription_call_for, validate_transcription
 from .upload import Upload
 
@@ -44,15 +46,24 @@ def audio_seconds(info: AudioInfo) -> Decimal:
     return Decimal(str(round(info.duration, 3)))
 
 
-async def transcribe_upload(gateway: Gateway, route: Route, form: TranscriptionRequest,
-                            upload: Upload) -> tuple[TranscriptionOutcome, AudioInfo]:
-    """Validate for the named model, probe, and serve through the route's targets."""
+async def transcribe_upload(gateway: Gateway, route: Route, form: TranscriptionRequest, upload: Upload, *,
+                            request_id: str = "", on_route: Callable[[str], None] | None = None,
+                            ) -> tuple[TranscriptionOutcome, AudioInfo]:
+    """Validate for the named model, probe, route (`on_route` hears why, before any call), and serve."""
     validate_transcription(form, route, upload)
     assert upload.file is not None
     info = await probe_upload(upload.file)
     check_duration(info, route)
     facts = RequestFacts(kind="stt", prompt=form.prompt or "", audio_seconds=audio_seconds(info))
-    outcome = await gateway.transcribe(route, lambda target: transcription_call_for(form, target, upload, info), facts)
+
+    def prepare(target: Target) -> TranscriptionCall:
+        return transcription_call_for(form, target, upload, info)
+
+    decision = gateway.decide_transcription(route, prepare, facts, language=form.language,
+                                            response_format=form.response_format, request_id=request_id)
+    if on_route is not None:
+        on_route(decision.reason)
+    outcome = await gateway.transcribe(route, prepare, facts, decision=decision)
     return outcome, info
 
 
