@@ -14,7 +14,7 @@ import jsonschema
 import msgspec
 
 from ..billing.units import UNIT_ALIASES, UNITS, Source
-from .model import Model, Plan, Provider, ProviderOverrides, Route, SttModel, Target, TtsModel, VoiceSet
+from .model import Model, Plan, Provider, ProviderOverrides, Route, SttCapabilities, SttModel, Target, TtsModel, VoiceSet
 from .problems import CatalogInvalid, CatalogProblem
 from .schema import schema_problems
 from .source import SourceFile
@@ -81,6 +81,30 @@ def _check_billing(located: _Located, problems: list[CatalogProblem]) -> None:
                     "billing", index, "estimate", "from"))
 
 
+def _check_stt_capabilities(located: _Located, problems: list[CatalogProblem]) -> None:
+    """Capabilities that only make sense together: each needs the upstream answer that can carry it."""
+    caps: SttCapabilities = located.value.capabilities
+    upstream = caps.upstream_response_format
+    needs = [
+        ("word" in caps.timestamp_granularities and upstream != "verbose_json", "timestamp_granularities",
+         "word timestamps need upstream_response_format: verbose_json"),
+        (caps.upstream_streaming and not caps.streaming, "upstream_streaming",
+         "upstream_streaming needs streaming: true"),
+        (caps.logprobs and upstream != "json", "logprobs", "logprobs need upstream_response_format: json"),
+        (caps.chunking_required_over_seconds is not None and not caps.chunking, "chunking_required_over_seconds",
+         "chunking_required_over_seconds needs chunking: true"),
+        (caps.diarization and upstream != "diarized_json", "diarization",
+         "diarization needs upstream_response_format: diarized_json"),
+        ("diarized_json" in caps.response_formats and not caps.diarization, "response_formats",
+         "diarized_json needs diarization: true"),
+        (upstream == "diarized_json" and not caps.diarization, "upstream_response_format",
+         "upstream_response_format diarized_json needs diarization: true"),
+    ]
+    for broken, key, message in needs:
+        if broken:
+            problems.append(located.problem(message, "capabilities", key))
+
+
 def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
     providers: dict[str, _Located] = {}
     voice_sets: dict[str, _Located] = {}
@@ -136,9 +160,7 @@ def _check_models(
             if speed.min > speed.max:
                 problems.append(located.problem("speed.min is greater than speed.max", "capabilities", "speed"))
         elif isinstance(model, SttModel):
-            caps = model.capabilities
-            if "word" in caps.timestamp_granularities and caps.upstream_response_format != "verbose_json":
-                problems.append(located.problem("word timestamps need upstream_response_format: verbose_json", "capabilities", "timestamp_granularities"))
+            _check_stt_capabilities(located, problems)
         for alias_index, alias in enumerate(model.aliases):
             if alias in models:
                 problems.append(located.problem(f"alias {alias!r} is also a model id", "aliases", alias_index))
