@@ -68,7 +68,7 @@ class JobService:
         except UnreadableAudio as exc:
             raise InvalidRequest(f"The file is not readable audio ({exc.reason}).", param="file",
                                  code="invalid_file_format") from None
-        check_duration(info, route)
+        check_duration(info, route, form)
         digest = await anyio.to_thread.run_sync(_file_digest, upload)
         body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         job_id = new_job_id()
