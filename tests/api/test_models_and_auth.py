@@ -16,7 +16,7 @@ def test_models_list_is_openai_shaped_and_snapshot_pinned(client, snapshot):
     response = client.get("/v1/models")
     assert response.status_code == 200
     body = response.json()
-    assert body["object"] == "list" and len(body["data"]) == 8
+    assert body["object"] == "list" and len(body["data"]) == 11
     assert body == snapshot
 
 
