@@ -29,7 +29,8 @@ class GatewayServer:
         self.env = dict(env)
         self.settings = Settings.from_env({**self.env, "AUDIO_GATEWAY_CATALOG": str(catalog_dir)})
         self.plan: Plan = load_plan(catalog_dir, self.env, ADAPTERS.keys(), overrides=self.settings.provider_overrides)
-        config = uvicorn_config(create_app(self.settings, self.plan), self.settings, host="127.0.0.1", port=0,
+        self.app = create_app(self.settings, self.plan)
+        config = uvicorn_config(self.app, self.settings, host="127.0.0.1", port=0,
                                 log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="gateway-under-test", daemon=True)

@@ -20,7 +20,7 @@ from typing import Literal
 from litestar import Request, Response, post
 from litestar.response import Stream
 
-from ..audio import DIARIZED_JSON, EVENT_STREAM_CONTENT_TYPE, sse_delta, sse_done, sse_error, sse_segment
+from ..audio import DIARIZED_JSON, sse_delta, sse_done, sse_error, sse_segment
 from ..billing import decimal_text
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway, TranscriptStreamOutcome, billed_seconds
@@ -35,6 +35,8 @@ from .books import record_row, row_context
 from .openapi import TranscriptionOperation, TranslationOperation
 
 __all__ = ["create_transcription", "create_translation", "upload_limits"]
+
+_EVENT_STREAM = "text/event-stream"  # Litestar adds `; charset=utf-8` to text/* media types
 
 
 def upload_limits(gateway: Gateway) -> UploadLimits:
@@ -68,7 +70,7 @@ async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> 
     if form.stream:
         charge = streamed.charge()
         log.update(log_fields(streamed.target, streamed.attempts, charge))
-        return Stream(_relay(request, streamed, form, ctx), media_type=EVENT_STREAM_CONTENT_TYPE,
+        return Stream(_relay(request, streamed, form, ctx), media_type=_EVENT_STREAM,
                       headers=gateway_headers(streamed.target, streamed.attempts, charge))
     log.update(log_fields(outcome.target, outcome.attempts, outcome.charge))
     rendered = render_outcome(outcome, form)
