@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import boto3
 import httpx
 
 from ..audio_samples import make_wav
 from ..fakes import DEFAULT_TRANSCRIPT, transcription_token_usage
-from .conftest import wait_for_status
+from .conftest import BUCKET, wait_for_status
 
 PROMPT = "Zürich, Genève & São Paulo"
 
@@ -56,3 +57,24 @@ def test_a_long_diarize_job_without_chunking_is_refused_before_queueing(alice, f
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "chunking_strategy"
     assert fake_openai.hits == 0
+
+
+def test_a_file_url_job_takes_the_new_fields_too(alice, s3_server, fake_openai):
+    s3 = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    s3.put_object(Bucket=BUCKET, Key="inbox/meeting.wav", Body=make_wav(31.0), ContentType="audio/wav")
+    response = alice.post("/v1/jobs", json={
+        "model": "gpt-4o-transcribe-diarize", "file_url": f"s3://{BUCKET}/inbox/meeting.wav",
+        "response_format": "diarized_json", "chunking_strategy": {"type": "server_vad", "threshold": 0.5}})
+    assert response.status_code == 202, response.text
+    done = wait_for_status(alice, response.json()["id"], {"completed", "failed"})
+    assert done["status"] == "completed", done
+    sent = fake_openai.requests[0].form
+    assert (sent["chunking_strategy[type]"], sent["chunking_strategy[threshold]"]) == ("server_vad", "0.5")
+    assert httpx.get(done["result"]["url"]).json()["segments"][0]["speaker"] == "A"
+
+
+def test_a_file_url_job_with_a_malformed_chunking_strategy_is_refused(alice):
+    response = alice.post("/v1/jobs", json={"model": "gpt-4o-transcribe", "file_url": f"s3://{BUCKET}/inbox/x.wav",
+                                            "chunking_strategy": {"type": "client_vad"}})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "chunking_strategy"

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import msgspec
@@ -35,6 +35,10 @@ class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
     prompt: str | None = None
     temperature: float | None = None
     timestamp_granularities: list[str] = []
+    include: list[str] = []
+    chunking_strategy: Literal["auto"] | dict[str, Any] | None = None   # checked as the multipart field is
+    known_speaker_names: list[str] = []
+    known_speaker_references: list[str] = []
 
 
 class JobService:
@@ -90,6 +94,12 @@ class JobService:
         for name in ("language", "prompt", "temperature"):
             if getattr(body, name) is not None:
                 fields[name] = [str(getattr(body, name))]
+        for name in ("include", "known_speaker_names", "known_speaker_references"):
+            if getattr(body, name):
+                fields[f"{name}[]"] = list(getattr(body, name))
+        if body.chunking_strategy is not None:
+            strategy = body.chunking_strategy
+            fields["chunking_strategy"] = [strategy if isinstance(strategy, str) else msgspec.json.encode(strategy).decode()]
         fields_only = Upload(fields=fields)
         form = parse_transcription_fields(fields_only, "transcribe")
         route = self.runtime.gateway.route(form.model)
