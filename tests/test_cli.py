@@ -19,7 +19,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_shipped_catalog_passes_check():
     result = run_cli("catalog", "check", str(CATALOG_DIR))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "catalog OK: 8 models (6 tts, 2 stt), 2 providers, 2 voice sets, 4 aliases"
+    assert result.stdout.strip() == "catalog OK: 11 models (6 tts, 5 stt), 2 providers, 2 voice sets, 7 aliases"
 
 
 def test_catalog_show_table(snapshot):
