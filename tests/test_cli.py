@@ -19,14 +19,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_shipped_catalog_passes_check():
     result = run_cli("catalog", "check", str(CATALOG_DIR))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "catalog OK: 12 models (8 tts, 4 stt), 3 providers, 3 voice sets, 6 aliases"
+    assert result.stdout.strip() == "catalog OK: 15 models (8 tts, 7 stt), 3 providers, 3 voice sets, 9 aliases"
 
 
 def test_local_provider_switched_off_leaves_the_cloud_catalog():
     """AUDIO_GATEWAY_LOCAL=off drops the provider, its two models and every fallback to them."""
     result = run_cli("catalog", "check", str(CATALOG_DIR), env={"AUDIO_GATEWAY_LOCAL": "off"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "catalog OK: 10 models (7 tts, 3 stt), 2 providers, 3 voice sets, 6 aliases"
+    assert result.stdout.strip() == "catalog OK: 13 models (7 tts, 6 stt), 2 providers, 3 voice sets, 9 aliases"
     shown = run_cli("catalog", "show", env={"AUDIO_GATEWAY_LOCAL": "off"}).stdout
     assert "local" not in shown
 

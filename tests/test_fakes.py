@@ -207,7 +207,6 @@ def test_openai_verbose_json_with_sdk_and_recording(sdk: openai.OpenAI, oai_fake
         response_format="verbose_json",
         timestamp_granularities=["word", "segment"],
         language="de",
-        include=["logprobs"],
     )
     assert result.language == "german"
     assert result.duration == pytest.approx(1.3)
@@ -217,7 +216,6 @@ def test_openai_verbose_json_with_sdk_and_recording(sdk: openai.OpenAI, oai_fake
     assert result.words[0].word == "Hello" and result.words[-1].end == pytest.approx(1.3)
     raw = oai_fake.requests[-1]
     assert raw.form["timestamp_granularities[]"] == ["word", "segment"]
-    assert raw.form["include[]"] == ["logprobs"]
     assert raw.form["model"] == "whisper-1" and raw.form["language"] == "de"
     assert raw.file is not None
     assert (raw.file.filename, raw.file.data, raw.file.content_type) == wav_upload()

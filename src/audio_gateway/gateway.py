@@ -25,12 +25,21 @@ from .billing.units import ModelKind
 from .catalog import Plan, Route, Target
 from .catalog.model import SttModel, TtsModel
 from .errors import NotFound
-from .providers import Adapter, AudioStream, TranscriptionCall, TranscriptionResult, build_adapter, unavailable_reason
+from .providers import (
+    Adapter,
+    AudioStream,
+    TranscriptionCall,
+    TranscriptionResult,
+    TranscriptStream,
+    build_adapter,
+    unavailable_reason,
+)
 from .routing import CHAIN, Attempt, Breakers, Decision, LatencyStats, ProviderState, RouteFacts, Unsuitable, decide, serve_first
 from .routing.router import reachable
 from .speech import SpeechRequest, speech_call_for
 
-__all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome", "speech_facts"]
+__all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome", "TranscriptStreamOutcome", "speech_facts",
+           "billed_seconds"]
 
 
 def speech_facts(request: SpeechRequest, target: Target, text: str | None = None) -> RequestFacts:
@@ -86,6 +95,42 @@ def _unsuitable(route: Route, check: Callable[[Target], object]) -> frozenset[st
         except Unsuitable:
             out.add(target.model.id)
     return frozenset(out)
+
+
+def billed_seconds(charge: Charge, facts: RequestFacts) -> int:
+    """The whole seconds a duration `usage` reports: the billed second line, else the probe rounded up."""
+    seconds_line = next((line for line in charge.lines if line.unit == Unit.SECOND), None)
+    return int(seconds_line.quantity) if seconds_line else math.ceil(facts.audio_seconds or Decimal(0))
+
+
+class TranscriptStreamOutcome(msgspec.Struct, frozen=True):
+    """A `stream: true` transcription that has committed to a target (its first event is in hand).
+
+    A provider stream reports usage in its done event, so its provider-reported units stay pending
+    until then (or until the stream ended without one: the catalog's estimates); a stream the gateway
+    made from a finished transcript is priced in full from the start."""
+
+    stream: TranscriptStream
+    target: Target
+    attempts: tuple[Attempt, ...]
+    facts: RequestFacts
+    measured: Usage
+    route: str = CHAIN
+
+    @property
+    def settled(self) -> bool:
+        return not self.stream.upstream or self.stream.completed or self.stream.ended
+
+    def usage(self) -> Usage:
+        if self.settled:
+            return settle(self.measured, self.stream.usage, self.target.model.billing)
+        return self.measured
+
+    def charge(self) -> Charge:
+        components = self.target.model.billing
+        if self.settled:
+            return price(components, self.usage())
+        return price(components, self.measured, pending=pending_units(components, "stt", reports_usage=True))
 
 
 class Gateway:
@@ -178,12 +223,14 @@ class Gateway:
         """`prepare(target)` re-maps the call per target (raising `Unsuitable` to skip it); `decision` is
         `decide_transcription`'s order (the route's default order when not given).
 
-        Priced on the model that served: the probed duration and prompt measured by the gateway, token
-        counts as the provider reported them (SenseVoice reports none, whisper-1 only a duration)."""
+        Priced on the model that served: the probed duration and the prompt it was sent measured by the
+        gateway, token counts as the provider reported them (SenseVoice reports none, whisper-1 only a
+        duration, gpt-4o-*-transcribe audio, text and output tokens)."""
         decision = decision or self.decide_transcription(route, prepare, facts)
+        calls: dict[str, TranscriptionCall] = {}
 
         async def attempt(target: Target) -> TranscriptionResult:
-            call = prepare(target)
+            call = calls[target.model.id] = prepare(target)
             started = time.perf_counter()
             result = await self.adapters[target.provider.name].transcribe(call)
             self.latency.observe(target.provider.name, "stt", time.perf_counter() - started)
@@ -192,10 +239,44 @@ class Gateway:
         served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
                                    unavailable=self.unavailable)
         components = served.target.model.billing
+        facts = _served_facts(facts, calls[served.target.model.id])
         usage = settle(measure(facts, components), served.value.usage, components)
         charge = price(components, usage)
-        seconds_line = next((line for line in charge.lines if line.unit == Unit.SECOND), None)
-        billed = int(seconds_line.quantity) if seconds_line else math.ceil(facts.audio_seconds or Decimal(0))
         return TranscriptionOutcome(transcript=served.value.transcript, target=served.target,
-                                    attempts=served.attempts, charge=charge, usage=usage, billed_seconds=billed,
-                                    facts=facts, route=decision.reason)
+                                    attempts=served.attempts, charge=charge, usage=usage,
+                                    billed_seconds=billed_seconds(charge, facts), facts=facts, route=decision.reason)
+
+    async def transcribe_stream(self, route: Route, prepare: Callable[[Target], TranscriptionCall],
+                                facts: RequestFacts, *, decision: Decision | None = None) -> TranscriptStreamOutcome:
+        """Open the first target's transcript stream whose first event arrives (`stream: true`).
+
+        A target whose call asks for the provider's stream is read event by event; any other is
+        transcribed whole and cut into the same events. Either way routing commits only once the
+        first event is in hand, so a failure before it falls back like any other."""
+        decision = decision or self.decide_transcription(route, prepare, facts)
+        calls: dict[str, TranscriptionCall] = {}
+
+        async def attempt(target: Target) -> TranscriptStream:
+            call = calls[target.model.id] = prepare(target)
+            adapter = self.adapters[target.provider.name]
+            started = time.perf_counter()
+            if call.stream:
+                stream = await adapter.transcribe_stream(call)
+            else:
+                result = await adapter.transcribe(call)
+                stream = TranscriptStream.of_transcript(result.transcript, result.usage)
+            self.latency.observe(target.provider.name, "stt", time.perf_counter() - started)
+            return stream
+
+        served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
+                                   unavailable=self.unavailable)
+        target = served.target
+        facts = _served_facts(facts, calls[target.model.id])
+        return TranscriptStreamOutcome(stream=served.value, target=target, attempts=served.attempts, facts=facts,
+                                       measured=measure(facts, target.model.billing), route=decision.reason)
+
+
+def _served_facts(facts: RequestFacts, call: TranscriptionCall) -> RequestFacts:
+    """The request as the serving target received it: a prompt it was not sent is not billed."""
+    prompt = call.prompt or ""
+    return facts if facts.prompt == prompt else msgspec.structs.replace(facts, prompt=prompt)

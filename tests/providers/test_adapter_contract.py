@@ -21,6 +21,8 @@ from audio_gateway.catalog.model import Provider, Timeouts
 from audio_gateway.providers import (
     FailureKind,
     SpeechCall,
+    TranscriptDelta,
+    TranscriptDone,
     TranscriptionCall,
     UpstreamFailure,
     build_adapter,
@@ -66,6 +68,7 @@ class AdapterContract:
     voice: ClassVar[str]
     stt_model: ClassVar[str]
     reports_speech_usage: ClassVar[bool]
+    stream_model: ClassVar[str | None]        # a model whose transcripts the provider streams (None: none)
 
     @pytest.fixture
     def fake(self, request):
@@ -116,6 +119,48 @@ class AdapterContract:
         result = run(lambda a: a.transcribe(self.stt_call()), self.provider(fake))
         assert result.transcript.text == DEFAULT_TRANSCRIPT
         assert result.transcript.duration == pytest.approx(1.0, abs=0.05)
+
+    # -- transcript streams ---------------------------------------------------------------------------------
+
+    def stream_call(self, **overrides: Any) -> TranscriptionCall:
+        if self.stream_model is None:
+            pytest.skip("this provider does not stream transcripts")
+        return self.stt_call(upstream_model=self.stream_model, stream=True, **overrides)
+
+    async def stream_events(self, adapter: Any, call: TranscriptionCall) -> list[Any]:
+        stream = await adapter.transcribe_stream(call)
+        assert stream.first_event is not None and stream.upstream
+        return [event async for event in stream]
+
+    def test_a_transcript_stream_is_typed_events_ending_with_done_and_its_usage(self, fake):
+        events = run(lambda a: self.stream_events(a, self.stream_call()), self.provider(fake))
+        *deltas, done = events
+        assert deltas and all(isinstance(e, TranscriptDelta) for e in deltas) and isinstance(done, TranscriptDone)
+        assert "".join(e.text for e in deltas) == done.text == DEFAULT_TRANSCRIPT
+        assert done.usage.get(Unit.AUDIO_INPUT_TOKEN) > 0 and done.usage.get(Unit.OUTPUT_TOKEN) > 0
+
+    def test_a_transcript_stream_cut_after_its_first_event_fails_from_the_iteration(self, fake):
+        call = self.stream_call()
+        fake.inject(Fault.RESET_MID_STREAM)
+        got: list[Any] = []
+
+        async def make(adapter: Any) -> None:
+            stream = await adapter.transcribe_stream(call)
+            async for event in stream:
+                got.append(event)
+
+        assert self.failure(fake, make).kind in (FailureKind.CONNECT, FailureKind.TIMEOUT)
+        assert len(got) == 1 and isinstance(got[0], TranscriptDelta)
+
+    @pytest.mark.parametrize("fault, kind", [(Fault.HTTP_500, FailureKind.STATUS), (Fault.MALFORMED, FailureKind.MALFORMED),
+                                             (Fault.HANG, FailureKind.TIMEOUT), (Fault.RESET, FailureKind.CONNECT)])
+    def test_a_transcript_stream_that_fails_before_its_first_event_fails_the_call(self, fake, fault, kind):
+        call = self.stream_call()
+        fake.inject(fault)
+        try:
+            assert self.failure(fake, lambda a: a.transcribe_stream(call)).kind == kind
+        finally:
+            fake.release()
 
     # -- provider errors ------------------------------------------------------------------------------------
 
@@ -204,6 +249,7 @@ class TestOpenAI(AdapterContract):
     voice = "alloy"
     stt_model = "whisper-1"
     reports_speech_usage = True
+    stream_model = "gpt-4o-transcribe"
 
 
 class TestSiliconFlow(AdapterContract):
@@ -214,3 +260,4 @@ class TestSiliconFlow(AdapterContract):
     voice = "anna"
     stt_model = "FunAudioLLM/SenseVoiceSmall"
     reports_speech_usage = False
+    stream_model = None

@@ -17,7 +17,7 @@ import msgspec
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, Operation, SecurityScheme
 
-from ..audio import RESPONSE_FORMATS
+from ..audio import DIARIZED_JSON, RESPONSE_FORMATS
 from ..jobs.service import FileUrlJob
 from ..routing.fallback import Attempt
 from ..speech import SpeechRequest
@@ -98,14 +98,23 @@ def _transcription_form(*, translate: bool) -> dict[str, Any]:
                  "description": "flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav or webm."},
         "model": catalog_names("translation-models" if translate else "stt-models"),
         "prompt": {"type": "string"},
-        "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS), "default": "json"},
+        "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS) + ([] if translate else [DIARIZED_JSON]),
+                            "default": "json"},
         "temperature": {"type": "number", "minimum": 0, "maximum": 1},
     }
     if not translate:
         properties |= {
             "language": {"type": "string", "description": "ISO-639-1 code, e.g. `en`."},
             "timestamp_granularities[]": {"type": "array", "items": {"type": "string", "enum": ["word", "segment"]}},
-            "stream": {"type": "boolean", "default": False},
+            "stream": {"type": "boolean", "default": False,
+                       "description": "Transcript events (text/event-stream) from every model."},
+            "include[]": {"type": "array", "items": {"type": "string", "enum": ["logprobs"]}},
+            "chunking_strategy": {"type": "string", "description": "`auto`, or a server_vad object as JSON text "
+                                  "or as chunking_strategy[type], [threshold], [prefix_padding_ms], "
+                                  "[silence_duration_ms] parts."},
+            "known_speaker_names[]": {"type": "array", "maxItems": 4, "items": {"type": "string"}},
+            "known_speaker_references[]": {"type": "array", "maxItems": 4,
+                                           "items": {"type": "string", "description": "A data URL of 2-10 s of audio."}},
         }
     return {"type": "object", "required": ["file", "model"], "properties": properties}
 

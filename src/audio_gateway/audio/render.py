@@ -20,10 +20,13 @@ from typing import Final, Literal
 import msgspec
 
 from .languages import language_name
-from .transcript import Segment, Transcript, Word
+from .transcript import Logprob, Segment, Transcript, Word
 from .transcript import clean_text as _clean
+from .transcript_events import sse_delta, sse_done, transcript_deltas
+from .usage_report import DurationUsage, UsageReport
 
 __all__ = [
+    "DIARIZED_JSON",
     "EVENT_STREAM_CONTENT_TYPE",
     "JSON_CONTENT_TYPE",
     "RESPONSE_FORMATS",
@@ -35,7 +38,9 @@ __all__ = [
 ]
 
 ResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+# Every transcript renders in these; `diarized_json` only from a diarizing model's transcript.
 RESPONSE_FORMATS: Final[tuple[ResponseFormat, ...]] = ("json", "text", "srt", "verbose_json", "vtt")
+DIARIZED_JSON: Final = "diarized_json"
 JSON_CONTENT_TYPE: Final = "application/json"
 TEXT_CONTENT_TYPE: Final = "text/plain; charset=utf-8"
 EVENT_STREAM_CONTENT_TYPE: Final = "text/event-stream; charset=utf-8"
@@ -52,14 +57,10 @@ class Rendered(msgspec.Struct, frozen=True):
 
 
 # Wire shapes. Field order is OpenAI's key order; UNSET fields are left out of the output.
-class _Usage(msgspec.Struct):
-    type: str
-    seconds: int
-
-
 class _Json(msgspec.Struct):
     text: str
-    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+    logprobs: tuple[Logprob, ...] | msgspec.UnsetType = msgspec.UNSET
+    usage: UsageReport | msgspec.UnsetType = msgspec.UNSET
 
 
 class _VerboseJson(msgspec.Struct):
@@ -69,16 +70,23 @@ class _VerboseJson(msgspec.Struct):
     text: str
     segments: tuple[Segment, ...] | msgspec.UnsetType = msgspec.UNSET
     words: tuple[Word, ...] | msgspec.UnsetType = msgspec.UNSET
-    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+    usage: UsageReport | msgspec.UnsetType = msgspec.UNSET
 
 
-class _Delta(msgspec.Struct, tag_field="type", tag="transcript.text.delta"):
-    delta: str
-
-
-class _Done(msgspec.Struct, tag_field="type", tag="transcript.text.done"):
+class _DiarizedSegment(msgspec.Struct, tag_field="type", tag="transcript.text.segment"):
+    id: str
+    start: float
+    end: float
     text: str
-    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+    speaker: str
+
+
+class _DiarizedJson(msgspec.Struct):
+    task: str
+    duration: float
+    text: str
+    segments: tuple[_DiarizedSegment, ...]
+    usage: UsageReport | msgspec.UnsetType = msgspec.UNSET
 
 
 _encode = msgspec.json.Encoder().encode
@@ -91,16 +99,23 @@ def render_transcript(
     usage_seconds: int | None,
     include_words: bool,
     include_segments: bool = True,
+    usage: UsageReport | None = None,
+    include_logprobs: bool = False,
 ) -> Rendered:
-    """Render ``t`` as ``response_format`` (json, text, srt, verbose_json or vtt).
+    """Render ``t`` as ``response_format`` (json, text, srt, verbose_json, vtt or diarized_json).
 
-    ``usage_seconds`` fills ``usage: {"type": "duration", "seconds": N}`` in json and verbose_json; pass
-    None to leave ``usage`` out (OpenAI's translation schemas have none). ``include_words`` and
-    ``include_segments`` mirror ``timestamp_granularities[]`` and only affect verbose_json; words the
-    provider never produced render as ``[]``. Raises ``ValueError`` for any other format.
+    ``usage_seconds`` fills ``usage: {"type": "duration", "seconds": N}`` in the JSON formats; ``usage``
+    (a token or duration report) replaces it; with both None ``usage`` is left out (OpenAI's translation
+    schemas have none). ``include_words`` and ``include_segments`` mirror ``timestamp_granularities[]``
+    and only affect verbose_json; words the provider never produced render as ``[]``.
+    ``include_logprobs`` adds the provider's token log probabilities to json (``include[]=logprobs``).
+    diarized_json needs a diarized transcript (``t.speakers``). Raises ``ValueError`` otherwise, and for
+    any other format.
     """
+    report = usage if usage is not None else _usage(usage_seconds)
     if response_format == "json":
-        return Rendered(_json(_Json(text=t.text, usage=_usage(usage_seconds))), JSON_CONTENT_TYPE)
+        logprobs = t.logprobs if include_logprobs and t.logprobs is not None else msgspec.UNSET
+        return Rendered(_json(_Json(text=t.text, logprobs=logprobs, usage=report)), JSON_CONTENT_TYPE)
     if response_format == "text":
         return Rendered(_utf8(t.text.rstrip("\r\n") + "\n"), TEXT_CONTENT_TYPE)
     if response_format == "srt":
@@ -115,48 +130,45 @@ def render_transcript(
             text=t.text,
             segments=t.segments if include_segments else msgspec.UNSET,
             words=(t.words or ()) if include_words else msgspec.UNSET,
-            usage=_usage(usage_seconds),
+            usage=report,
         )
         return Rendered(_json(body), JSON_CONTENT_TYPE)
+    if response_format == DIARIZED_JSON:
+        if t.speakers is None:
+            raise ValueError("diarized_json needs a diarized transcript (a diarizing model's answer)")
+        segments = tuple(_DiarizedSegment(id=s.id, start=s.start, end=s.end, text=s.text, speaker=s.speaker)
+                         for s in t.speakers)
+        diarized = _DiarizedJson(task=t.task, duration=t.duration, text=t.text, segments=segments, usage=report)
+        return Rendered(_json(diarized), JSON_CONTENT_TYPE)
     raise ValueError(f"unsupported response_format {response_format!r}; expected one of {RESPONSE_FORMATS}")
 
 
 def render_transcript_events(
-    t: Transcript, usage_seconds: int | None = None, *, done_sentinel: bool = True
+    t: Transcript,
+    usage_seconds: int | None = None,
+    *,
+    done_sentinel: bool = True,
+    usage: UsageReport | None = None,
+    include_logprobs: bool = False,
 ) -> bytes:
-    """The whole ``stream: true`` body: ``transcript.text.delta`` events, then ``transcript.text.done``.
+    """The whole ``stream: true`` body of a finished transcript: ``transcript.text.delta`` events, then
+    ``transcript.text.done``.
 
     Deltas follow the segments when they add up to the text (else one delta carries it all), so a client
-    that concatenates deltas gets exactly ``done.text``. OpenAI's schema types ``done.usage`` as *token*
-    usage, which neither provider reports: with ``usage_seconds`` None (the default) ``usage`` is left out,
-    which the schema allows; an int adds a duration usage as in the non-streaming responses. The stream
-    ends with ``data: [DONE]`` like OpenAI's (``done_sentinel=False`` drops it).
+    that concatenates deltas gets exactly ``done.text``. ``usage`` (or a duration usage from
+    ``usage_seconds``) goes in ``done``; with neither it is left out, which the schema allows. The
+    stream ends with ``data: [DONE]`` like OpenAI's (``done_sentinel=False`` drops it).
     """
-    events: list[bytes] = [_sse(_encode(_Delta(delta=d))) for d in _deltas(t)]
-    events.append(_sse(_encode(_Done(text=_clean(t.text), usage=_usage(usage_seconds)))))
-    if done_sentinel:
-        events.append(b"data: [DONE]\n\n")
+    events = [sse_delta(delta) for delta in transcript_deltas(t)]
+    if usage is None and usage_seconds is not None:
+        usage = DurationUsage(seconds=usage_seconds)
+    logprobs = t.logprobs if include_logprobs else None
+    events.append(sse_done(t.text, logprobs=logprobs, usage=usage, sentinel=done_sentinel))
     return b"".join(events)
 
 
-def _sse(data: bytes) -> bytes:
-    return b"data: " + data + b"\n\n"
-
-
-def _deltas(t: Transcript) -> list[str]:
-    text = _clean(t.text)
-    if not text:
-        return []
-    parts = [_clean(s.text) for s in t.segments if s.text]
-    if parts:
-        parts[0] = parts[0].lstrip() if not text[:1].isspace() else parts[0]
-        if "".join(parts) == text:
-            return parts
-    return [text]
-
-
-def _usage(seconds: int | None) -> _Usage | msgspec.UnsetType:
-    return msgspec.UNSET if seconds is None else _Usage(type="duration", seconds=seconds)
+def _usage(seconds: int | None) -> UsageReport | msgspec.UnsetType:
+    return msgspec.UNSET if seconds is None else DurationUsage(seconds=seconds)
 
 
 def _language(t: Transcript) -> str:

@@ -18,7 +18,9 @@ import msgspec
 from .languages import guess_language, language_code
 
 __all__ = [
+    "Logprob",
     "Segment",
+    "SpeakerSegment",
     "Task",
     "Transcript",
     "Word",
@@ -57,8 +59,29 @@ class Segment(msgspec.Struct, frozen=True):
     no_speech_prob: float = 0.0
 
 
+class Logprob(msgspec.Struct, frozen=True):
+    """One token's log probability (OpenAI's ``include[]=logprobs`` item: token, logprob, bytes)."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] = ()
+
+
+class SpeakerSegment(msgspec.Struct, frozen=True):
+    """A diarized segment: who spoke when (OpenAI's ``TranscriptionDiarizedSegment`` minus its ``type``)."""
+
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str
+
+
 class Transcript(msgspec.Struct, frozen=True):
-    """A provider's result, normalised. ``language`` is an ISO-639-1 code (or None when unknown)."""
+    """A provider's result, normalised. ``language`` is an ISO-639-1 code (or None when unknown).
+
+    ``logprobs`` are the provider's token log probabilities when asked for (``include[]=logprobs``);
+    ``speakers`` the diarized segments of a diarizing model (None from every other model)."""
 
     text: str
     language: str | None
@@ -66,6 +89,8 @@ class Transcript(msgspec.Struct, frozen=True):
     segments: tuple[Segment, ...]
     words: tuple[Word, ...] | None
     task: Task
+    logprobs: tuple[Logprob, ...] | None = None
+    speakers: tuple[SpeakerSegment, ...] | None = None
 
 
 def transcript_from_text(text: str, *, duration: float, language: str | None, task: Task) -> Transcript:

@@ -21,6 +21,7 @@ from .model import (
     ProviderOverrides,
     Route,
     RoutingSpec,
+    SttCapabilities,
     SttModel,
     Target,
     TtsModel,
@@ -92,6 +93,8 @@ def _check_billing(located: _Located, problems: list[CatalogProblem]) -> None:
                     f"an estimate must be based on a unit the gateway measures for {model.kind} models "
                     f"({', '.join(u for u, s in UNITS.items() if s.sources.get(model.kind) in (Source.TEXT, Source.AUDIO))})",
                     "billing", index, "estimate", "from"))
+
+
 _FLAGS = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
 
@@ -138,6 +141,30 @@ def _drop_disabled(providers: dict[str, _Located], models: dict[str, _Located], 
         routing = _without(virtual.routing, gone)
         if routing != virtual.routing:
             virtuals[model_id] = _Located(msgspec.structs.replace(virtual, routing=routing), located.source, located.path)
+
+
+def _check_stt_capabilities(located: _Located, problems: list[CatalogProblem]) -> None:
+    """Capabilities that only make sense together: each needs the upstream answer that can carry it."""
+    caps: SttCapabilities = located.value.capabilities
+    upstream = caps.upstream_response_format
+    needs = [
+        ("word" in caps.timestamp_granularities and upstream != "verbose_json", "timestamp_granularities",
+         "word timestamps need upstream_response_format: verbose_json"),
+        (caps.upstream_streaming and not caps.streaming, "upstream_streaming",
+         "upstream_streaming needs streaming: true"),
+        (caps.logprobs and upstream != "json", "logprobs", "logprobs need upstream_response_format: json"),
+        (caps.chunking_required_over_seconds is not None and not caps.chunking, "chunking_required_over_seconds",
+         "chunking_required_over_seconds needs chunking: true"),
+        (caps.diarization and upstream != "diarized_json", "diarization",
+         "diarization needs upstream_response_format: diarized_json"),
+        ("diarized_json" in caps.response_formats and not caps.diarization, "response_formats",
+         "diarized_json needs diarization: true"),
+        (upstream == "diarized_json" and not caps.diarization, "upstream_response_format",
+         "upstream_response_format diarized_json needs diarization: true"),
+    ]
+    for broken, key, message in needs:
+        if broken:
+            problems.append(located.problem(message, "capabilities", key))
 
 
 def _collect(sources: Iterable[SourceFile], problems: list[CatalogProblem]):
@@ -236,9 +263,7 @@ def _check_models(
             if speed.min > speed.max:
                 problems.append(located.problem("speed.min is greater than speed.max", "capabilities", "speed"))
         elif isinstance(model, SttModel):
-            caps = model.capabilities
-            if "word" in caps.timestamp_granularities and caps.upstream_response_format != "verbose_json":
-                problems.append(located.problem("word timestamps need upstream_response_format: verbose_json", "capabilities", "timestamp_granularities"))
+            _check_stt_capabilities(located, problems)
         for fb_index, fallback in enumerate(model.fallbacks):
             target = models.get(fallback.model)
             if fallback.model == model_id:

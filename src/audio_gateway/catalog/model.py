@@ -168,11 +168,25 @@ class TtsCapabilities(_Spec):
 
 
 class SttCapabilities(_Spec):
+    """What an STT model can do for a request; `transcription_mismatches` reads nothing else.
+
+    `streaming`: `stream: true` is offered (the gateway cuts a finished transcript into events when the
+    provider does not stream); `upstream_streaming`: the provider itself streams transcript events.
+    `logprobs`: `include[]=logprobs` is honoured. `chunking`: `chunking_strategy` is passed on, and
+    `chunking_required_over_seconds` is the length past which the provider demands one. `diarization`:
+    speaker segments (`diarized_json`, `known_speaker_*`). `prompt`: the model takes a prompt."""
+
     response_formats: tuple[str, ...]
     upstream_response_format: str = "json"
     timestamp_granularities: tuple[str, ...] = ("segment",)
     translation: bool = False
-    streaming: bool = False
+    streaming: bool = True
+    upstream_streaming: bool = False
+    logprobs: bool = False
+    chunking: bool = False
+    chunking_required_over_seconds: float | None = None
+    diarization: bool = False
+    prompt: bool = True
     max_upload_bytes: int = 25 * 1024 * 1024
     max_duration_seconds: float | None = None
 

@@ -33,7 +33,8 @@ from .store import JobStore
 __all__ = ["JobOutput", "JobFailed", "run_speech", "run_transcription", "TRANSCRIPT_EXTENSIONS", "speech_usage"]
 
 Progress = Callable[[float], Awaitable[None]]
-TRANSCRIPT_EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
+TRANSCRIPT_EXTENSIONS = {"json": "json", "verbose_json": "json", "diarized_json": "json", "text": "txt", "srt": "srt",
+                         "vtt": "vtt"}
 
 
 class JobFailed(GatewayError):

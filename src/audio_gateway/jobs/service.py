@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 import msgspec
@@ -37,6 +37,10 @@ class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
     prompt: str | None = None
     temperature: float | None = None
     timestamp_granularities: list[str] = []
+    include: list[str] = []
+    chunking_strategy: Literal["auto"] | dict[str, Any] | None = None   # checked as the multipart field is
+    known_speaker_names: list[str] = []
+    known_speaker_references: list[str] = []
 
 
 class JobService:
@@ -73,7 +77,7 @@ class JobService:
         except UnreadableAudio as exc:
             raise InvalidRequest(f"The file is not readable audio ({exc.reason}).", param="file",
                                  code="invalid_file_format") from None
-        check_duration(info, route)
+        check_duration(info, route, form)
         digest = await anyio.to_thread.run_sync(_file_digest, upload)
         body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         job_id = new_job_id()
@@ -98,6 +102,12 @@ class JobService:
         for name in ("language", "prompt", "temperature"):
             if getattr(body, name) is not None:
                 fields[name] = [str(getattr(body, name))]
+        for name in ("include", "known_speaker_names", "known_speaker_references"):
+            if getattr(body, name):
+                fields[f"{name}[]"] = list(getattr(body, name))
+        if body.chunking_strategy is not None:
+            strategy = body.chunking_strategy
+            fields["chunking_strategy"] = [strategy if isinstance(strategy, str) else msgspec.json.encode(strategy).decode()]
         fields_only = Upload(fields=fields)
         form = parse_transcription_fields(fields_only, "transcribe")
         route = self.runtime.gateway.route(form.model)

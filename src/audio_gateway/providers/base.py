@@ -17,10 +17,12 @@ import msgspec
 from ..audio.transcript import Transcript
 from ..billing.usage import Usage
 from .failures import FailureKind, UpstreamFailure
+from .transcript_stream import TranscriptDelta, TranscriptDone, TranscriptEvent, TranscriptSegment, TranscriptStream
 
 __all__ = [
     "SpeechCall", "TranscriptionCall", "TranscriptionResult", "AudioStream", "Adapter", "UpstreamFailure",
-    "FailureKind",
+    "FailureKind", "ServerVad", "ChunkingStrategy", "TranscriptStream", "TranscriptEvent", "TranscriptDelta",
+    "TranscriptSegment", "TranscriptDone",
 ]
 
 
@@ -39,8 +41,21 @@ class SpeechCall(msgspec.Struct, frozen=True, kw_only=True):
     usage_stream: bool = False
 
 
+class ServerVad(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="server_vad", omit_defaults=True):
+    """OpenAI's `VadConfig`: server-side voice activity detection with the caller's tuning (unset: OpenAI's)."""
+
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
+    threshold: float | None = None
+
+
+ChunkingStrategy = Literal["auto"] | ServerVad
+
+
 class TranscriptionCall(msgspec.Struct, frozen=True, kw_only=True):
-    """A transcription/translation request for one target. `file` is rewound before each attempt."""
+    """A transcription/translation request for one target. `file` is rewound before each attempt.
+
+    `stream`: ask the provider for its event stream (`Adapter.transcribe_stream`)."""
 
     upstream_model: str
     task: Literal["transcribe", "translate"]
@@ -54,6 +69,10 @@ class TranscriptionCall(msgspec.Struct, frozen=True, kw_only=True):
     timestamp_granularities: tuple[str, ...] = ()
     upstream_response_format: str = "json"
     include: tuple[str, ...] = ()
+    stream: bool = False
+    chunking_strategy: ChunkingStrategy | None = None
+    known_speaker_names: tuple[str, ...] = ()
+    known_speaker_references: tuple[str, ...] = ()
 
 
 class TranscriptionResult(msgspec.Struct, frozen=True):
@@ -107,3 +126,7 @@ class Adapter(Protocol):
     async def speech(self, call: SpeechCall) -> AudioStream: ...
 
     async def transcribe(self, call: TranscriptionCall) -> TranscriptionResult: ...
+
+    async def transcribe_stream(self, call: TranscriptionCall) -> TranscriptStream:
+        """The provider's transcript event stream, its first event already in hand (`call.stream` is set)."""
+        ...

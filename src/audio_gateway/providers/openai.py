@@ -2,9 +2,10 @@
 
 Requests are already OpenAI-shaped, so translation is thin. Speech asks for `stream_format: sse` when
 the call needs usage (gpt-4o-mini-tts reports tokens only in `speech.audio.done`); the runner unwraps
-the base64 deltas back into audio. Transcriptions ask for `verbose_json` where the catalog says so, so
-the gateway can render every response format itself; token usage (gpt-4o-*-transcribe) is read from
-the body. Errors are `{"error": {message, type, param, code}}`.
+the base64 deltas back into audio. Transcriptions ask for the catalog's `upstream_response_format`
+(whisper-1 `verbose_json`, gpt-4o-*-transcribe `json`, diarize `diarized_json`) so the gateway can
+render every response format itself, and for `stream=true` events where the model streams; that wire
+format is `openai_transcription.py`. Errors are `{"error": {message, type, param, code}}`.
 """
 
 from __future__ import annotations
@@ -14,67 +15,25 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ..audio.transcript import (
-    Segment,
-    Task,
-    Transcript,
-    Word,
-    checked_seconds,
-    clean_segment,
-    clean_text,
-    clean_word,
-    last_end,
-    transcript_from_text,
-    transcript_language,
-)
+from ..audio.transcript import transcript_from_text
 from ..billing.units import Unit
 from ..billing.usage import Usage
-from .base import SpeechCall, TranscriptionCall, TranscriptionResult
+from .base import SpeechCall, TranscriptEvent, TranscriptionCall, TranscriptionResult
+from .openai_transcription import (
+    transcript_event,
+    transcript_from_openai_diarized,
+    transcript_from_openai_json,
+    transcript_from_openai_verbose,
+    transcription_fields,
+    transcription_usage_from_openai,
+)
 from .translator import AudioDelta, AudioDone, Malformed, Multipart, ProviderError, UpstreamRequest
 
 __all__ = ["OpenAITranslator", "usage_from_openai", "transcript_from_openai_verbose", "transcript_from_openai_json"]
 
 
-class _VerboseBody(msgspec.Struct):
-    """What the gateway reads from whisper-1's `verbose_json`; unknown keys are ignored."""
-
-    text: str
-    language: str | None = None
-    duration: float | None = None
-    segments: tuple[Segment, ...] = ()
-    words: tuple[Word, ...] | None = None
-
-
-def transcript_from_openai_verbose(body: dict[str, Any], task: Task, *, duration: float | None = None) -> Transcript:
-    """OpenAI's `verbose_json` body (already JSON-decoded) → the neutral transcript.
-
-    The body's `language` is a name ("english") and is stored as its code ("en"); a name missing from
-    Whisper's table is kept lowercased as-is, so rendering gives it back unchanged. `duration` (the
-    gateway's own probe) is used only when the body lacks one. Raises `msgspec.ValidationError` (a
-    `ValueError`) when the body is not verbose_json."""
-    parsed = msgspec.convert(body, _VerboseBody, strict=False)
-    text = clean_text(parsed.text)
-    seconds = parsed.duration if parsed.duration is not None else duration
-    return Transcript(
-        text=text,
-        language=transcript_language(parsed.language, text, task),
-        duration=checked_seconds(seconds if seconds is not None else last_end(parsed.segments, parsed.words), exact=True),
-        segments=tuple(clean_segment(s) for s in parsed.segments),
-        words=None if parsed.words is None else tuple(clean_word(w) for w in parsed.words),
-        task=task,
-    )
-
-
-def transcript_from_openai_json(body: dict[str, Any], duration: float, language: str | None, task: Task) -> Transcript:
-    """An OpenAI-shaped `{"text": ...}` body, when no timings are available."""
-    text = body.get("text") if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        raise ValueError("transcription body has no 'text' string")
-    return transcript_from_text(text, duration=duration, language=language, task=task)
-
-
 def usage_from_openai(usage: Any) -> Usage:
-    """Token usage in either of OpenAI's shapes (speech done event; transcription `type: tokens`)."""
+    """Speech token usage (`speech.audio.done`: input = the text and instructions, output = audio)."""
     if not isinstance(usage, dict) or usage.get("type") == "duration":
         return Usage()  # duration usage restates what the gateway measured itself
     found: dict[Unit, int] = {}
@@ -119,21 +78,10 @@ class OpenAITranslator:
         return None
 
     def transcription_request(self, call: TranscriptionCall) -> UpstreamRequest:
-        fields: dict[str, str | list[str]] = {"model": call.upstream_model,
-                                              "response_format": call.upstream_response_format}
-        if call.language and call.task == "transcribe":
-            fields["language"] = call.language
-        if call.prompt:
-            fields["prompt"] = call.prompt
-        if call.temperature is not None:
-            fields["temperature"] = str(call.temperature)
-        if call.upstream_response_format == "verbose_json":
-            fields["timestamp_granularities[]"] = list(call.timestamp_granularities or ("segment",))
-        if call.include:
-            fields["include[]"] = list(call.include)
         path = "audio/translations" if call.task == "translate" else "audio/transcriptions"
-        return UpstreamRequest(path=path, multipart=Multipart(fields=fields, file_field="file", filename=call.filename,
-                                                              file=call.file, content_type=call.content_type))
+        return UpstreamRequest(path=path, multipart=Multipart(
+            fields=transcription_fields(call), file_field="file", filename=call.filename, file=call.file,
+            content_type=call.content_type))
 
     def transcription_result(self, call: TranscriptionCall, content_type: str, body: bytes) -> TranscriptionResult:
         if call.upstream_response_format == "text":
@@ -145,11 +93,17 @@ class OpenAITranslator:
         decoded = msgspec.json.decode(body)
         if not isinstance(decoded, dict) or not isinstance(decoded.get("text"), str):
             raise Malformed("the body has no `text` string")
-        usage = usage_from_openai(decoded.get("usage"))
+        usage = transcription_usage_from_openai(decoded.get("usage"))
         if call.upstream_response_format == "verbose_json":
             return TranscriptionResult(transcript_from_openai_verbose(decoded, call.task), usage)
+        if call.upstream_response_format == "diarized_json":
+            return TranscriptionResult(transcript_from_openai_diarized(
+                decoded, duration=call.duration, language=call.language, task=call.task), usage)
         return TranscriptionResult(
             transcript_from_openai_json(decoded, duration=call.duration, language=call.language, task=call.task), usage)
+
+    def transcription_event(self, data: bytes) -> TranscriptEvent | None:
+        return transcript_event(data)
 
     def error(self, status: int, content_type: str, body: bytes) -> ProviderError:
         message = body.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}"

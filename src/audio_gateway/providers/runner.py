@@ -4,8 +4,10 @@ Everything every HTTP provider needs is done here, once: the request is built fr
 `UpstreamRequest` (auth and timeouts come with `Upstream`), sent within the first-byte deadline, an
 error status becomes an `UpstreamFailure` carrying the provider's own fields with its message redacted,
 a success is checked for the content type the wire format promises, bodies are bounded (64 KiB of an
-error, 16 MiB of a transcript), and an event-stream speech answer is unwrapped into plain audio while
-its usage report is kept.
+error, 16 MiB of a transcript), an event-stream speech answer is unwrapped into plain audio while
+its usage report is kept, and an event-stream transcript is read into typed events. Both streams are
+handed over only once their first piece (audio chunk, transcript event) has arrived within the
+first-byte deadline, so routing can still fall back until then.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import httpx
 import msgspec
 
 from ..audio.formats import speech_content_type
-from .base import AudioStream, SpeechCall, TranscriptionCall, TranscriptionResult
+from .base import AudioStream, SpeechCall, TranscriptEvent, TranscriptionCall, TranscriptionResult, TranscriptStream
 from .failures import FailureKind, UpstreamFailure
 from .redact import safe_message
 from .sse import SseParser
-from .translator import AudioDelta, AudioDone, Malformed, Translator, UpstreamRequest
+from .translator import AudioDelta, AudioDone, Malformed, StreamError, Translator, UpstreamRequest
 from .transport import first_byte_deadline, guarded, read_bounded, retry_after_seconds
 from .upstream import Upstream
 
@@ -104,6 +106,50 @@ class HttpAdapter:
             return self.translator.transcription_result(call, response.headers.get("content-type", ""), body)
         except (Malformed, msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError, KeyError) as exc:
             raise UpstreamFailure(FailureKind.MALFORMED, f"unreadable transcription response ({exc})") from None
+
+    async def transcribe_stream(self, call: TranscriptionCall) -> TranscriptStream:
+        """The provider's transcript events, handed over once the first one has arrived in time."""
+        request = self._http_request(self.translator.transcription_request(call))
+        response: httpx.Response | None = None
+        try:
+            async with first_byte_deadline(self.provider):
+                response = await self.upstream.send(request)
+                if response.status_code >= 400:
+                    raise self._failure(response, await read_bounded(response, MAX_ERROR_BODY, truncate=True))
+                content_type = response.headers.get("content-type", "")
+                if not content_type.startswith(_EVENT_STREAM):
+                    raise UpstreamFailure(FailureKind.MALFORMED, f"expected an event stream, got {content_type!r}")
+                events = self._transcript_events(guarded(response.aiter_raw(), self.provider))
+                first = await anext(events, None)
+                if first is None:
+                    raise UpstreamFailure(FailureKind.MALFORMED, "the provider sent no transcript event")
+        except BaseException:
+            if response is not None:
+                await response.aclose()
+            raise
+        return TranscriptStream(first, events, response.aclose)
+
+    async def _transcript_events(self, raw: AsyncIterator[bytes]) -> AsyncIterator[TranscriptEvent]:
+        parser = SseParser()
+        async for chunk in raw:
+            for data in parser.feed(chunk):
+                if (event := self._transcript_event(data)) is not None:
+                    yield event
+        for data in parser.close():
+            if (event := self._transcript_event(data)) is not None:
+                yield event
+
+    def _transcript_event(self, data: bytes) -> TranscriptEvent | None:
+        if data.strip() == b"[DONE]":
+            return None
+        try:
+            return self.translator.transcription_event(data)
+        except StreamError as exc:
+            message = safe_message(500, exc.error.message, self.provider.api_key)
+            raise UpstreamFailure(FailureKind.MALFORMED, f"the provider reported an error mid-stream: {message}",
+                                  code=exc.error.code, error_type=exc.error.type) from None
+        except (Malformed, msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError, KeyError) as exc:
+            raise UpstreamFailure(FailureKind.MALFORMED, f"unreadable transcript event ({exc})") from None
 
 
 class _SpeechEvents:

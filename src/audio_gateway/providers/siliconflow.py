@@ -14,7 +14,7 @@ from typing import ClassVar
 import msgspec
 
 from ..audio.transcript import transcript_from_text
-from .base import SpeechCall, TranscriptionCall, TranscriptionResult
+from .base import SpeechCall, TranscriptEvent, TranscriptionCall, TranscriptionResult
 from .translator import AudioDelta, AudioDone, Malformed, Multipart, ProviderError, UpstreamRequest
 
 __all__ = ["SiliconFlowTranslator"]
@@ -53,6 +53,9 @@ class SiliconFlowTranslator:
         text = msgspec.json.decode(body, type=_Text).text
         return TranscriptionResult(transcript_from_text(text.strip(), duration=call.duration, language=call.language,
                                                         task=call.task))
+
+    def transcription_event(self, data: bytes) -> TranscriptEvent | None:
+        raise Malformed("SiliconFlow transcription has no event stream")
 
     def error(self, status: int, content_type: str, body: bytes) -> ProviderError:
         text = body.decode("utf-8", "replace").strip()

@@ -15,9 +15,10 @@ from typing import IO, ClassVar, Protocol
 import msgspec
 
 from ..billing.usage import Usage
-from .base import SpeechCall, TranscriptionCall, TranscriptionResult
+from .base import SpeechCall, TranscriptEvent, TranscriptionCall, TranscriptionResult
 
-__all__ = ["Translator", "UpstreamRequest", "Multipart", "ProviderError", "AudioDelta", "AudioDone", "Malformed"]
+__all__ = ["Translator", "UpstreamRequest", "Multipart", "ProviderError", "AudioDelta", "AudioDone", "Malformed",
+           "StreamError"]
 
 
 class Malformed(Exception):
@@ -50,6 +51,14 @@ class ProviderError(msgspec.Struct, frozen=True, kw_only=True):
     type: str | None = None
 
 
+class StreamError(Exception):
+    """The provider reported an error inside its event stream (after its 2xx status)."""
+
+    def __init__(self, error: ProviderError):
+        super().__init__(error.message)
+        self.error = error
+
+
 class AudioDelta(msgspec.Struct, frozen=True):
     audio: bytes
 
@@ -73,6 +82,11 @@ class Translator(Protocol):
     def transcription_request(self, call: TranscriptionCall) -> UpstreamRequest: ...
 
     def transcription_result(self, call: TranscriptionCall, content_type: str, body: bytes) -> TranscriptionResult: ...
+
+    def transcription_event(self, data: bytes) -> TranscriptEvent | None:
+        """One SSE `data:` payload of a `call.stream` answer → a delta, a segment, the done event, or nothing
+        (an event type the gateway does not use). Raises `StreamError` for the provider's own error event."""
+        ...
 
     def error(self, status: int, content_type: str, body: bytes) -> ProviderError:
         """Read the provider's own error body (JSON or plain text); never raises."""

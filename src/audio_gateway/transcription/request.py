@@ -1,9 +1,10 @@
 """The transcription/translation form, and the one capability check every target goes through.
 
 `transcription_mismatches` lists what an STT model cannot do for a request; the model the client named
-turns its first mismatch into a 400 before any upstream call, a fallback target with any mismatch is
-skipped as unsuitable. Form-level rules that hold for every model (granularities need verbose_json) are
-checked once in `parse_transcription_fields`.
+turns its first mismatch into a 400 before any upstream call (the duration-bound ones once the upload is
+probed), a fallback target with a mismatch it cannot absorb is skipped as unsuitable (a `prompt` or a
+`chunking_strategy` it has no use for is dropped instead). Form-level rules that hold for every model
+(granularities need verbose_json, logprobs need json) are checked once in `parse_transcription_fields`.
 """
 
 from __future__ import annotations
@@ -13,21 +14,26 @@ from typing import Literal
 
 import msgspec
 
-from ..audio import RESPONSE_FORMATS, AudioInfo, language_code
+from ..audio import DIARIZED_JSON, RESPONSE_FORMATS, AudioInfo, language_code
 from ..catalog.model import Route, SttModel, Target
 from ..errors import InvalidRequest
 from ..providers.base import TranscriptionCall
 from ..routing import Unsuitable
+from .fields import ChunkingStrategy, parse_chunking_strategy, parse_include, parse_known_speakers
 from .upload import Upload
 
 __all__ = ["TranscriptionRequest", "Mismatch", "parse_transcription_form", "parse_transcription_fields",
            "transcription_mismatches", "validate_transcription", "check_duration", "transcription_call_for"]
 
 Task = Literal["transcribe", "translate"]
-_KNOWN_FORMATS = (*RESPONSE_FORMATS, "diarized_json")
+_KNOWN_FORMATS = (*RESPONSE_FORMATS, DIARIZED_JSON)
 
 
 class TranscriptionRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenAI's CreateTranscriptionRequest (or CreateTranslationRequest) minus the file, validated.
+
+    Kept on transcription job records, so every field added later needs a default."""
+
     model: str
     task: Task
     response_format: str = "json"
@@ -37,12 +43,22 @@ class TranscriptionRequest(msgspec.Struct, frozen=True, kw_only=True):
     timestamp_granularities: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     stream: bool = False
+    chunking_strategy: ChunkingStrategy | None = None
+    known_speaker_names: tuple[str, ...] = ()
+    known_speaker_references: tuple[str, ...] = ()
+
+    @property
+    def logprobs(self) -> bool:
+        return "logprobs" in self.include
 
 
 class Mismatch(msgspec.Struct, frozen=True):
+    """One thing a model cannot do for a request. `absorbed`: a fallback target serves anyway (the field dropped)."""
+
     param: str
     code: str
     message: str
+    absorbed: bool = False
 
 
 def _bool(value: str | None, param: str) -> bool:
@@ -92,13 +108,19 @@ def parse_transcription_fields(upload: Upload, task: Task) -> TranscriptionReque
     if granularities and response_format != "verbose_json":
         raise InvalidRequest("`timestamp_granularities[]` requires `response_format` verbose_json.",
                              param="timestamp_granularities", code="invalid_value")
+    stream = _bool(upload.first("stream"), "stream")
+    if stream and task == "translate":
+        raise InvalidRequest("Translations do not stream; omit `stream`.", param="stream", code="unsupported_value")
+    names, references = parse_known_speakers(upload)
     return TranscriptionRequest(
         model=model, task=task, response_format=response_format,
         language=language_code(language) if language else None,
-        prompt=upload.first("prompt"), temperature=temperature_value,
+        prompt=upload.first("prompt") or None, temperature=temperature_value,
         timestamp_granularities=granularities,
-        include=tuple(v.strip() for v in upload.all("include") if v.strip()),
-        stream=_bool(upload.first("stream"), "stream"),
+        include=parse_include(upload, response_format),
+        stream=stream,
+        chunking_strategy=parse_chunking_strategy(upload),
+        known_speaker_names=names, known_speaker_references=references,
     )
 
 
@@ -118,17 +140,31 @@ def transcription_mismatches(request: TranscriptionRequest, model: SttModel, *, 
     if unsupported:
         found.append(Mismatch("timestamp_granularities", "unsupported_value",
                               f"{model.id} does not provide {unsupported[0]} timestamps."))
-    if request.include:
+    if request.logprobs and not caps.logprobs:
         found.append(Mismatch("include", "unsupported_parameter",
-                              f"{model.id} does not support `include[]` ({', '.join(request.include)})."))
+                              f"{model.id} does not support `include[]=logprobs`."))
     if request.stream and not caps.streaming:
         found.append(Mismatch("stream", "unsupported_value", f"{model.id} does not support `stream: true`."))
+    if request.known_speaker_names and not caps.diarization:
+        found.append(Mismatch("known_speaker_names", "unsupported_parameter",
+                              f"{model.id} does not diarize; `known_speaker_names[]` needs a diarization model."))
+    if request.prompt and not caps.prompt:
+        found.append(Mismatch("prompt", "unsupported_parameter", f"{model.id} does not support `prompt`.",
+                              absorbed=True))
+    if request.chunking_strategy is not None and not caps.chunking:
+        found.append(Mismatch("chunking_strategy", "unsupported_parameter",
+                              f"{model.id} does not support `chunking_strategy`.", absorbed=True))
     if file_bytes > caps.max_upload_bytes:
         found.append(Mismatch("file", "file_too_large", f"{model.id} accepts files up to {caps.max_upload_bytes} bytes."))
     limit = caps.max_duration_seconds
     if duration is not None and limit is not None and duration > limit:
         found.append(Mismatch("file", "audio_too_long",
                               f"The audio is {duration:.0f} s long; {model.id} accepts at most {limit:.0f} s."))
+    chunk_after = caps.chunking_required_over_seconds
+    if duration is not None and chunk_after is not None and duration > chunk_after and request.chunking_strategy is None:
+        found.append(Mismatch("chunking_strategy", "missing_required_parameter",
+                              f"The audio is {duration:.0f} s long; {model.id} needs a `chunking_strategy` "
+                              f"(\"auto\" or a server_vad object) for audio over {chunk_after:g} s."))
     return found
 
 
@@ -147,28 +183,41 @@ def validate_transcription(request: TranscriptionRequest, route: Route, upload: 
         raise InvalidRequest(mismatch.message, param=mismatch.param, code=mismatch.code)
 
 
-def check_duration(info: AudioInfo, route: Route) -> None:
-    """After probing: the named model's duration limit."""
+def check_duration(info: AudioInfo, route: Route, request: TranscriptionRequest | None = None) -> None:
+    """After probing: the named model's limits that depend on the audio's length (its duration limit, and
+    with the `request` also whether that length needs a `chunking_strategy`)."""
     model = route.model
     assert isinstance(model, SttModel)
     limit = model.capabilities.max_duration_seconds
     if limit is not None and info.duration > limit:
         raise InvalidRequest(f"The audio is {info.duration:.0f} s long; {model.id} accepts at most {limit:.0f} s.",
                              param="file", code="audio_too_long")
+    if request is not None:
+        for mismatch in transcription_mismatches(request, model, file_bytes=0, duration=info.duration)[:1]:
+            raise InvalidRequest(mismatch.message, param=mismatch.param, code=mismatch.code)
 
 
 def transcription_call_for(request: TranscriptionRequest, target: Target, upload: Upload, info: AudioInfo) -> TranscriptionCall:
-    """Re-map for one target; a fallback that cannot honour the request is skipped, not half-served."""
+    """Re-map for one target; a fallback that cannot honour the request is skipped, not half-served.
+
+    What the target has no use for (a prompt, a chunking strategy) is dropped; the provider is asked to
+    stream only when the client streams and the target streams upstream (else the gateway makes the events)."""
     model = target.model
     assert isinstance(model, SttModel) and upload.file is not None
     mismatches = transcription_mismatches(request, model, file_bytes=upload.file_bytes, duration=info.duration)
-    if mismatches:
-        raise Unsuitable(mismatches[0].message)
+    blocking = [m for m in mismatches if not m.absorbed]
+    if blocking:
+        raise Unsuitable(blocking[0].message)
+    caps = model.capabilities
     return TranscriptionCall(
         upstream_model=model.upstream_model, task=request.task, file=upload.file, filename=upload.filename,
         content_type=upload.content_type, duration=info.duration, language=request.language,
-        prompt=request.prompt, temperature=request.temperature,
+        prompt=request.prompt if caps.prompt else None, temperature=request.temperature,
         timestamp_granularities=request.timestamp_granularities,
-        upstream_response_format=model.capabilities.upstream_response_format,
+        upstream_response_format=caps.upstream_response_format,
         include=request.include,
+        stream=request.stream and caps.upstream_streaming,
+        chunking_strategy=request.chunking_strategy if caps.chunking else None,
+        known_speaker_names=request.known_speaker_names,
+        known_speaker_references=request.known_speaker_references,
     )

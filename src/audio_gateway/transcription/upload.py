@@ -23,10 +23,19 @@ __all__ = ["Upload", "UploadLimits", "read_multipart"]
 SPOOL_BYTES = 1024 * 1024
 
 
+# Fields that carry audio as data URLs (a 10 s reference clip is a few hundred KiB of base64).
+_CLIP_FIELDS = frozenset({"known_speaker_references", "known_speaker_references[]"})
+
+
 class UploadLimits(msgspec.Struct, frozen=True):
     max_file_bytes: int = 25 * 1024 * 1024
     max_field_bytes: int = 64 * 1024
     max_parts: int = 64
+    max_clip_field_bytes: int = 2 * 1024 * 1024   # each known_speaker_references[] entry...
+    max_clip_fields: int = 4                      # ...of at most four (OpenAI's limit), so 8 MiB at worst
+
+    def field_limit(self, name: str) -> int:
+        return self.max_clip_field_bytes if name in _CLIP_FIELDS else self.max_field_bytes
 
 
 class Upload(msgspec.Struct):
@@ -60,6 +69,7 @@ class _Collector:
         self.limits = limits
         self.upload = Upload(fields={})
         self.parts = 0
+        self.clips = 0
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
@@ -89,6 +99,11 @@ class _Collector:
         self._name = disposition.get(b"name", b"").decode("utf-8", "replace")
         filename = disposition.get(b"filename")
         self._is_file = filename is not None
+        if not self._is_file and self._name in _CLIP_FIELDS:
+            self.clips += 1
+            if self.clips > self.limits.max_clip_fields:
+                raise InvalidRequest(f"`known_speaker_references[]` takes at most {self.limits.max_clip_fields} "
+                                     "entries.", param="known_speaker_references", code="array_above_max_length")
         if self._is_file:
             if self._name != "file":
                 raise InvalidRequest(f"Unexpected file field {self._name!r}; upload the audio as `file`.", param=self._name)
@@ -109,7 +124,7 @@ class _Collector:
             self.upload.file.write(data[start:end])
         else:
             self._value += data[start:end]
-            if len(self._value) > self.limits.max_field_bytes:
+            if len(self._value) > self.limits.field_limit(self._name):
                 raise InvalidRequest(f"Form field {self._name!r} is too long.", param=self._name, code="field_too_long")
 
     def on_part_end(self) -> None:

@@ -18,7 +18,7 @@ from ...audio.formats import speech_content_type
 from ...audio.probe import ALLOWED_DEMUXERS
 from ...audio.transcript import Segment, Transcript, Word
 from ...catalog.model import LocalEngines, Provider
-from ..base import AudioStream, SpeechCall, TranscriptionCall, TranscriptionResult, UpstreamFailure
+from ..base import AudioStream, SpeechCall, TranscriptionCall, TranscriptionResult, TranscriptStream, UpstreamFailure
 from .availability import whisper_model_dir
 from .engines.espeak import bundled_espeak, words_per_minute
 from .engines.whisper import WhisperResult
@@ -145,6 +145,11 @@ class LocalAdapter:
         # No usage to report: the local models bill per character / per probed second, which the gateway measures.
         return TranscriptionResult(to_transcript(reply.transcript, task=call.task,
                                                  with_words="word" in call.timestamp_granularities))
+
+    async def transcribe_stream(self, call: TranscriptionCall) -> TranscriptStream:
+        """Whisper here transcribes whole: the events are made from the finished transcript."""
+        result = await self.transcribe(call)
+        return TranscriptStream.of_transcript(result.transcript, result.usage)
 
     async def aclose(self) -> None:
         for pool in (self._speech, self._transcription):
