@@ -47,7 +47,7 @@ class _Located(msgspec.Struct, frozen=True):
         return self.source.problem(self.path + sub, message)
 
 
-def _decode(raw: Any, type_: type, located: tuple[SourceFile, tuple], problems: list[CatalogProblem]):
+def _decode(raw: Any, type_: Any, located: tuple[SourceFile, tuple], problems: list[CatalogProblem]) -> Any:
     source, path = located
     try:
         return msgspec.convert(raw, type_, from_attributes=False)

@@ -26,13 +26,13 @@ class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     pass
 
 
-class Timeouts(_Spec):
+class Timeouts(_Spec, frozen=True):
     connect_seconds: float = 5.0
     first_byte_seconds: float = 30.0
     read_seconds: float = 60.0
 
 
-class BreakerSettings(_Spec):
+class BreakerSettings(_Spec, frozen=True):
     """After `failure_threshold` consecutive provider faults, skip the provider for `cooldown_seconds`."""
 
     enabled: bool = True
@@ -40,7 +40,7 @@ class BreakerSettings(_Spec):
     cooldown_seconds: float = 30.0
 
 
-class HeaderAuth(_Spec):
+class HeaderAuth(_Spec, frozen=True):
     """The key travels in a named header (`X-API-Key: <key>`), optionally after a prefix (`Token `)."""
 
     header: str
@@ -51,7 +51,7 @@ class HeaderAuth(_Spec):
 AuthScheme = Literal["bearer", "none"] | HeaderAuth
 
 
-class LocalEngines(_Spec):
+class LocalEngines(_Spec, frozen=True):
     """The `local` adapter's settings: engines run in worker processes on the gateway's own machine.
 
     Each worker holds its engine loaded; the worker counts bound how many requests run at once
@@ -66,7 +66,7 @@ class LocalEngines(_Spec):
     whisper_compute_type: str = "int8"
 
 
-class Provider(_Spec):
+class Provider(_Spec, frozen=True):
     name: str
     adapter: str
     base_url: str = ""                   # required by the schema for every adapter that calls out over HTTP
@@ -116,7 +116,7 @@ class ProviderOverrides(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(provider, circuit_breaker=breaker)
 
 
-class VoiceSet(_Spec):
+class VoiceSet(_Spec, frozen=True):
     name: str
     voices: tuple[str, ...]
     default: str
@@ -126,7 +126,7 @@ class VoiceSet(_Spec):
     description: str = ""
 
 
-class Estimate(_Spec):
+class Estimate(_Spec, frozen=True):
     """A stand-in for a provider-reported quantity: `ratio` × a unit the gateway measures itself.
 
     Used when the provider reports nothing for the unit (the ledger marks the line estimated) and to
@@ -136,7 +136,7 @@ class Estimate(_Spec):
     ratio: Decimal
 
 
-class BillingComponent(_Spec):
+class BillingComponent(_Spec, frozen=True):
     """`price_usd` buys `per` units. Minutes are compiled to seconds (per × 60)."""
 
     unit: Unit
@@ -148,17 +148,17 @@ class BillingComponent(_Spec):
     estimate: Estimate | None = None
 
 
-class Fallback(_Spec):
+class Fallback(_Spec, frozen=True):
     model: str
     priority: int = 1
 
 
-class SpeedRange(_Spec):
+class SpeedRange(_Spec, frozen=True):
     min: float
     max: float
 
 
-class TtsCapabilities(_Spec):
+class TtsCapabilities(_Spec, frozen=True):
     response_formats: tuple[str, ...]
     max_input_chars: int
     stream_formats: tuple[str, ...] = ("audio",)
@@ -167,7 +167,7 @@ class TtsCapabilities(_Spec):
     instructions: bool = False
 
 
-class SttCapabilities(_Spec):
+class SttCapabilities(_Spec, frozen=True):
     """What an STT model can do for a request; `transcription_mismatches` reads nothing else.
 
     `streaming`: `stream: true` is offered (the gateway cuts a finished transcript into events when the
@@ -238,7 +238,7 @@ class VirtualModelSpec(_Spec, frozen=True, kw_only=True):
     languages: tuple[str, ...] = ()
 
 
-class _ModelBase(_Spec, tag_field="kind", kw_only=True):
+class _ModelBase(_Spec, frozen=True, tag_field="kind", kw_only=True):
     id: str
     provider: str                      # "" only on a virtual model's compiled face
     upstream_model: str
@@ -256,7 +256,7 @@ class _ModelBase(_Spec, tag_field="kind", kw_only=True):
         return not self.provider
 
 
-class TtsModel(_ModelBase, tag="tts", kw_only=True):
+class TtsModel(_ModelBase, frozen=True, tag="tts", kw_only=True):
     """A text-to-speech model; `kind: tts` in YAML selects this variant."""
 
     kind: ClassVar[ModelKind] = "tts"
@@ -264,7 +264,7 @@ class TtsModel(_ModelBase, tag="tts", kw_only=True):
     voices: str
 
 
-class SttModel(_ModelBase, tag="stt", kw_only=True):
+class SttModel(_ModelBase, frozen=True, tag="stt", kw_only=True):
     """A speech-to-text model; `kind: stt` in YAML selects this variant."""
 
     kind: ClassVar[ModelKind] = "stt"

@@ -12,8 +12,8 @@ __all__ = ["render_table", "describe_price"]
 def describe_price(component: BillingComponent) -> str:
     """`$15 / 1M chars`, `$0.006 / min (round up 1s)`, `$12 / 1M output tokens (est. 1.4 x chars)`."""
     if component.unit == Unit.SECOND and component.per % 60 == 0:
-        per = component.per // 60
-        text = f"${decimal_text(component.price_usd)} / {'' if per == 1 else f'{per} '}min"
+        minutes = component.per // 60
+        text = f"${decimal_text(component.price_usd)} / {'' if minutes == 1 else f'{minutes} '}min"
         return text + f" (round {component.rounding} {decimal_text(component.round_to_seconds)}s)"
     per = {1_000_000: "1M ", 1_000: "1K ", 1: ""}.get(component.per, f"{component.per} ")
     text = f"${decimal_text(component.price_usd)} / {per}{UNITS[component.unit].label}"

@@ -77,7 +77,7 @@ async def _resolve(host: str, port: int) -> list[str]:
     except (socket.gaierror, UnicodeError):
         raise InvalidRequest(f"file_url host {host} could not be resolved.", param="file_url",
                              code="file_url_unavailable") from None
-    return sorted({info[4][0].split("%", 1)[0] for info in infos})
+    return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
 
 
 def _tls_context() -> ssl.SSLContext:

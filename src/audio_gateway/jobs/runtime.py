@@ -10,6 +10,7 @@ import botocore.exceptions
 import msgspec
 import redis.exceptions
 from saq import Queue
+from saq.queue.redis import RedisQueue
 
 from ..gateway import Gateway
 from ..ledger import DiscardingSink, RowSink
@@ -33,7 +34,7 @@ BACKEND_OUTAGES: tuple[type[Exception], ...] = (
 class JobRuntime(msgspec.Struct, frozen=True):
     settings: Settings
     gateway: Gateway
-    queue: Queue
+    queue: RedisQueue
     store: JobStore
     objects: ObjectStore
     sink: RowSink = msgspec.field(default_factory=DiscardingSink)   # where job ledger rows go
@@ -43,7 +44,8 @@ class JobRuntime(msgspec.Struct, frozen=True):
 async def open_job_runtime(settings: Settings, gateway: Gateway,
                            sink: RowSink | None = None) -> AsyncIterator[JobRuntime]:
     async with AsyncExitStack() as stack:
-        queue = Queue.from_url(settings.queue_url, name="audio-gateway")
+        assert settings.queue_url is not None  # jobs_enabled
+        queue = RedisQueue.from_url(settings.queue_url, name="audio-gateway")
         await queue.connect()
         stack.push_async_callback(_quietly, queue.disconnect, "the job queue")
         objects = await ObjectStore.open(settings, stack)

@@ -69,14 +69,18 @@ async def run_worker(worker: Worker) -> None:
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task] = []
 
+    queue = worker.queue
+    if not isinstance(queue, DrainingQueue):
+        raise TypeError("run_worker needs a worker built on a DrainingQueue")
+
     def drain() -> None:
         if getattr(worker, "event", None) is None:  # signalled before SAQ started: nothing runs yet
             raise SystemExit(0)
         log.info("worker stopping: taking no new jobs, %d running", len(worker.job_task_contexts))
-        worker.queue.draining = True
+        queue.draining = True
         worker.event.set()
         upkeep = [task for task in worker.tasks if task.get_name() != "process"]
-        stopping.append(loop.create_task(_stop_upkeep(worker.queue, upkeep)))
+        stopping.append(loop.create_task(_stop_upkeep(queue, upkeep)))
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, drain)

@@ -328,7 +328,7 @@ def _transcode(
     buffer = io.BytesIO()
     try:
         with av.open(buffer, mode="w", format=muxer, options=muxer_options or {}) as out:
-            stream = out.add_stream(codec, rate=rate, layout=layout)
+            stream: Any = out.add_stream(codec, rate=rate, layout=layout)  # an audio stream (PyAV types every kind)
             stream.codec_context.format = sample_format
             if bit_rate:
                 stream.codec_context.bit_rate = bit_rate
@@ -337,7 +337,8 @@ def _transcode(
             for index, piece in enumerate(pieces):
                 before = written
                 with _open_piece(piece, fmt, index, count) as (container, source):
-                    resampler, shape = None, None
+                    resampler: Any = None
+                    shape = None
                     for frame in container.decode(source):
                         frame_shape = (frame.format.name, frame.layout.name, frame.sample_rate)
                         if frame_shape != shape:  # a new piece, or a stream that changes mid-way

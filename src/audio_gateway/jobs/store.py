@@ -160,4 +160,4 @@ class JobStore:
 
     async def release_idempotency_key(self, owner: str, key: str, job_id: str) -> None:
         """Give back a claim whose submission failed, so that a retry with the same key can succeed."""
-        await self.redis.eval(_RELEASE, 1, self._idem(owner, key), job_id)
+        await self.redis.eval(_RELEASE, 1, self._idem(owner, key), job_id)  # type: ignore[misc]  # redis-py's union

@@ -110,7 +110,7 @@ class _Collector:
             if self.upload.file is not None:
                 raise InvalidRequest("Send exactly one `file`.", param="file")
             self.upload.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-            self.upload.filename = filename.decode("utf-8", "replace") or "audio"
+            self.upload.filename = (filename or b"").decode("utf-8", "replace") or "audio"
             self.upload.content_type = self._headers.get(b"content-type", b"application/octet-stream").decode("latin-1")
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -121,6 +121,7 @@ class _Collector:
                 raise PayloadTooLarge(
                     f"The uploaded file is larger than {self.limits.max_file_bytes // (1024 * 1024)} MB.",
                     param="file", code="file_too_large")
+            assert self.upload.file is not None  # opened when its headers finished
             self.upload.file.write(data[start:end])
         else:
             self._value += data[start:end]
@@ -145,7 +146,7 @@ async def read_multipart(content_type: str, body: AsyncIterator[bytes], limits: 
     callbacks = {name: getattr(collector, name) for name in (
         "on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",
         "on_part_data", "on_part_end", "on_end")}
-    parser = MultipartParser(options[b"boundary"], callbacks)
+    parser = MultipartParser(options[b"boundary"], callbacks)  # type: ignore[arg-type]  # a TypedDict of the same callables
     try:
         async for chunk in body:
             parser.write(chunk)
