@@ -9,7 +9,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import botocore.exceptions
 import msgspec
 import redis.exceptions
-from saq import Queue
 from saq.queue.redis import RedisQueue
 
 from ..gateway import Gateway
