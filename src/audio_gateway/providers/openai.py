@@ -20,6 +20,7 @@ from ..billing.units import Unit
 from ..billing.usage import Usage
 from .base import SpeechCall, TranscriptEvent, TranscriptionCall, TranscriptionResult
 from .openai_transcription import (
+    token_usage,
     transcript_event,
     transcript_from_openai_diarized,
     transcript_from_openai_json,
@@ -34,19 +35,7 @@ __all__ = ["OpenAITranslator", "usage_from_openai", "transcript_from_openai_verb
 
 def usage_from_openai(usage: Any) -> Usage:
     """Speech token usage (`speech.audio.done`: input = the text and instructions, output = audio)."""
-    if not isinstance(usage, dict) or usage.get("type") == "duration":
-        return Usage()  # duration usage restates what the gateway measured itself
-    found: dict[Unit, int] = {}
-    details = usage.get("input_token_details")
-    if isinstance(details, dict):
-        for key, unit in (("audio_tokens", Unit.AUDIO_INPUT_TOKEN), ("text_tokens", Unit.INPUT_TOKEN)):
-            if isinstance(details.get(key), int):
-                found[unit] = details[key]
-    elif isinstance(usage.get("input_tokens"), int):
-        found[Unit.INPUT_TOKEN] = usage["input_tokens"]
-    if isinstance(usage.get("output_tokens"), int):
-        found[Unit.OUTPUT_TOKEN] = usage["output_tokens"]
-    return Usage.of(found)
+    return token_usage(usage, input_unit=Unit.INPUT_TOKEN)
 
 
 class OpenAITranslator:

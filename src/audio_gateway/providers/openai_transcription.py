@@ -36,7 +36,7 @@ from .base import ServerVad, TranscriptDelta, TranscriptDone, TranscriptEvent, T
 from .translator import Malformed, ProviderError, StreamError
 
 __all__ = ["transcription_fields", "transcript_from_openai_verbose", "transcript_from_openai_json",
-           "transcript_from_openai_diarized", "transcription_usage_from_openai", "transcript_event",
+           "transcript_from_openai_diarized", "transcription_usage_from_openai", "token_usage", "transcript_event",
            "logprobs_from_openai"]
 
 
@@ -146,12 +146,13 @@ def transcript_from_openai_diarized(body: dict[str, Any], duration: float, langu
                       words=None, task=task, speakers=speakers)
 
 
-def transcription_usage_from_openai(usage: Any) -> Usage:
-    """`usage: {"type": "tokens", ...}` → audio input, text input and output tokens.
+def token_usage(usage: Any, *, input_unit: Unit) -> Usage:
+    """OpenAI's token usage, in either shape: speech's `speech.audio.done` usage (input = text, output =
+    audio) and transcription's `{"type": "tokens", input_token_details: {audio_tokens, text_tokens}, ...}`.
 
-    Without `input_token_details` every input token is taken as audio (the text ones are a prompt's few);
-    a duration usage gives nothing: the gateway bills the seconds it measured."""
-    if not isinstance(usage, dict) or usage.get("type") != "tokens":
+    Input tokens without `input_token_details` are `input_unit` (speech: text; transcription: audio, the
+    prompt's text tokens being few). A duration usage gives nothing: the gateway bills the seconds it measured."""
+    if not isinstance(usage, dict) or usage.get("type") not in (None, "tokens"):
         return Usage()
     found: dict[Unit, int] = {}
     details = usage.get("input_token_details")
@@ -160,10 +161,17 @@ def transcription_usage_from_openai(usage: Any) -> Usage:
             if isinstance(details.get(key), int):
                 found[unit] = details[key]
     elif isinstance(usage.get("input_tokens"), int):
-        found[Unit.AUDIO_INPUT_TOKEN] = usage["input_tokens"]
+        found[input_unit] = usage["input_tokens"]
     if isinstance(usage.get("output_tokens"), int):
         found[Unit.OUTPUT_TOKEN] = usage["output_tokens"]
     return Usage.of(found)
+
+
+def transcription_usage_from_openai(usage: Any) -> Usage:
+    """A transcription's `usage`: only `type: tokens` counts (whisper-1's duration restates the probe)."""
+    if not isinstance(usage, dict) or usage.get("type") != "tokens":
+        return Usage()
+    return token_usage(usage, input_unit=Unit.AUDIO_INPUT_TOKEN)
 
 
 def _stream_error(event: dict[str, Any]) -> StreamError:

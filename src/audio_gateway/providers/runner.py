@@ -13,6 +13,7 @@ first-byte deadline, so routing can still fall back until then.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -59,32 +60,45 @@ class HttpAdapter:
             status=response.status_code, retry_after=retry_after_seconds(response.headers), param=error.param,
             code=error.code, error_type=error.type)
 
-    # -- speech ---------------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _answer(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+        """The provider's answer, everything inside the block still within the first-byte deadline.
 
-    async def speech(self, call: SpeechCall) -> AudioStream:
-        request = self._http_request(self.translator.speech_request(call))
+        An error status becomes the provider's `UpstreamFailure`; the response is closed when the block
+        raises, and otherwise belongs to the caller."""
         response: httpx.Response | None = None
         try:
             async with first_byte_deadline(self.provider):
                 response = await self.upstream.send(request)
                 if response.status_code >= 400:
                     raise self._failure(response, await read_bounded(response, MAX_ERROR_BODY, truncate=True))
-                content_type = response.headers.get("content-type", "")
-                chunks: AsyncIterator[bytes] = guarded(response.aiter_raw(), self.provider)
-                if call.usage_stream:
-                    if not content_type.startswith(_EVENT_STREAM):
-                        raise UpstreamFailure(FailureKind.MALFORMED, f"expected an event stream, got {content_type!r}")
-                    events = _SpeechEvents(self.translator)
-                    chunks = events.audio(chunks)
-                elif not content_type.startswith(self.translator.AUDIO_CONTENT_TYPES):
-                    raise UpstreamFailure(FailureKind.MALFORMED, f"expected audio, got {content_type!r}")
-                first = await anext(chunks, b"")
-                if not first:
-                    raise UpstreamFailure(FailureKind.MALFORMED, "the provider sent no audio")
+                yield response
         except BaseException:
             if response is not None:
                 await response.aclose()
             raise
+
+    @staticmethod
+    def _expect(response: httpx.Response, kinds: str | tuple[str, ...], what: str) -> None:
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith(kinds):
+            raise UpstreamFailure(FailureKind.MALFORMED, f"expected {what}, got {content_type!r}")
+
+    # -- speech ---------------------------------------------------------------------------------------
+
+    async def speech(self, call: SpeechCall) -> AudioStream:
+        request = self._http_request(self.translator.speech_request(call))
+        events = _SpeechEvents(self.translator)
+        async with self._answer(request) as response:
+            chunks: AsyncIterator[bytes] = guarded(response.aiter_raw(), self.provider)
+            if call.usage_stream:
+                self._expect(response, _EVENT_STREAM, "an event stream")
+                chunks = events.audio(chunks)
+            else:
+                self._expect(response, self.translator.AUDIO_CONTENT_TYPES, "audio")
+            first = await anext(chunks, b"")
+            if not first:
+                raise UpstreamFailure(FailureKind.MALFORMED, "the provider sent no audio")
         stream = AudioStream(speech_content_type(call.response_format), first, chunks, response.aclose)
         if call.usage_stream:
             events.report_to(stream)
@@ -94,11 +108,8 @@ class HttpAdapter:
 
     async def transcribe(self, call: TranscriptionCall) -> TranscriptionResult:
         request = self._http_request(self.translator.transcription_request(call))
-        async with first_byte_deadline(self.provider):
-            response = await self.upstream.send(request)
+        async with self._answer(request) as response:
             try:
-                if response.status_code >= 400:
-                    raise self._failure(response, await read_bounded(response, MAX_ERROR_BODY, truncate=True))
                 body = await read_bounded(response, MAX_RESULT_BODY)
             finally:
                 await response.aclose()
@@ -110,23 +121,12 @@ class HttpAdapter:
     async def transcribe_stream(self, call: TranscriptionCall) -> TranscriptStream:
         """The provider's transcript events, handed over once the first one has arrived in time."""
         request = self._http_request(self.translator.transcription_request(call))
-        response: httpx.Response | None = None
-        try:
-            async with first_byte_deadline(self.provider):
-                response = await self.upstream.send(request)
-                if response.status_code >= 400:
-                    raise self._failure(response, await read_bounded(response, MAX_ERROR_BODY, truncate=True))
-                content_type = response.headers.get("content-type", "")
-                if not content_type.startswith(_EVENT_STREAM):
-                    raise UpstreamFailure(FailureKind.MALFORMED, f"expected an event stream, got {content_type!r}")
-                events = self._transcript_events(guarded(response.aiter_raw(), self.provider))
-                first = await anext(events, None)
-                if first is None:
-                    raise UpstreamFailure(FailureKind.MALFORMED, "the provider sent no transcript event")
-        except BaseException:
-            if response is not None:
-                await response.aclose()
-            raise
+        async with self._answer(request) as response:
+            self._expect(response, _EVENT_STREAM, "an event stream")
+            events = self._transcript_events(guarded(response.aiter_raw(), self.provider))
+            first = await anext(events, None)
+            if first is None:
+                raise UpstreamFailure(FailureKind.MALFORMED, "the provider sent no transcript event")
         return TranscriptStream(first, events, response.aclose)
 
     async def _transcript_events(self, raw: AsyncIterator[bytes]) -> AsyncIterator[TranscriptEvent]:
