@@ -1,7 +1,9 @@
 """The gateway core: route → fallback → adapter → billing, shared by the HTTP API and job workers.
 
 `Gateway.running(plan)` owns one adapter per provider (HTTP ones hold a pooled transport, closed on
-exit) and the providers' circuit breakers. Everything else is look-ups in the compiled plan. Charges
+exit) and the providers' circuit breakers. Everything else is look-ups in the compiled plan. A
+`Gateway` serves one catalog for its whole life; a reload builds a new one (`generations.py` keeps
+the adapters and breakers of providers that did not change, and swaps the two). Charges
 are computed here, from the unit registry's measures over the model that served, so every caller
 (sync endpoints, jobs) prices the same input identically.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -22,7 +25,7 @@ from .catalog import Plan, Route, Target
 from .catalog.model import SttModel, TtsModel
 from .errors import NotFound
 from .providers import Adapter, AudioStream, TranscriptionCall, TranscriptionResult, build_adapter, unavailable_reason
-from .routing import Attempt, Breakers, serve_first
+from .routing import Attempt, AttemptObserver, Breakers, serve_first
 from .speech import SpeechRequest, speech_call_for
 
 __all__ = ["Gateway", "SpeechOutcome", "TranscriptionOutcome", "speech_facts"]
@@ -72,11 +75,15 @@ class TranscriptionOutcome(msgspec.Struct, frozen=True):
 
 class Gateway:
     def __init__(self, plan: Plan, adapters: Mapping[str, Adapter], *, deadline: float | None = None,
-                 unavailable: Mapping[str, str] | None = None):
+                 unavailable: Mapping[str, str] | None = None, breakers: Breakers | None = None,
+                 observer: AttemptObserver | None = None, version: str = "", loaded_at: datetime | None = None):
         self.plan = plan
         self.adapters = MappingProxyType(dict(adapters))
-        self.breakers = Breakers(plan.providers.values())
+        self.breakers = breakers if breakers is not None else Breakers(plan.providers.values())
         self.deadline = deadline  # seconds for a whole fallback chain (first byte for speech)
+        self.observer = observer  # told about every attempt (metrics, traces)
+        self.version = version    # the catalog's content hash, and when it was compiled
+        self.loaded_at = loaded_at
         # Providers routing skips without a call, and why (no key, engine missing); /readyz shows it.
         self.unavailable = MappingProxyType(dict(unavailable or {}))
         # The largest upload any STT model accepts: the streaming reader's cap (each model's own is checked later).
@@ -113,7 +120,7 @@ class Gateway:
             return await self.adapters[target.provider.name].speech(call)
 
         served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline,
-                                   unavailable=self.unavailable)
+                                   unavailable=self.unavailable, observer=self.observer)
         target = served.target
         return SpeechOutcome(stream=served.value, target=target, attempts=served.attempts, request=request,
                              measured=measure(speech_facts(request, target, bill_as), target.model.billing),
@@ -130,7 +137,7 @@ class Gateway:
             return await self.adapters[target.provider.name].transcribe(prepare(target))
 
         served = await serve_first(route.targets, attempt, breakers=self.breakers, deadline=self.deadline,
-                                   unavailable=self.unavailable)
+                                   unavailable=self.unavailable, observer=self.observer)
         components = served.target.model.billing
         usage = settle(measure(facts, components), served.value.usage, components)
         charge = price(components, usage)
