@@ -15,7 +15,7 @@ import msgspec
 
 from .catalog.model import ProviderOverrides
 
-__all__ = ["Settings", "ClientKey", "SettingsError", "parse_api_keys"]
+__all__ = ["Settings", "ClientKey", "SettingsError", "TracingSettings", "parse_api_keys"]
 
 
 class SettingsError(ValueError):
@@ -111,6 +111,38 @@ def _switch(env: Mapping[str, str], name: str) -> bool | None:
     raise SettingsError(f"{name} must be on or off, got {raw!r}")
 
 
+class TracingSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenTelemetry's own variables decide: spans are made and exported over OTLP/HTTP when an endpoint is
+    set (`OTEL_EXPORTER_OTLP_ENDPOINT` or `..._TRACES_ENDPOINT`), unless `OTEL_SDK_DISABLED=true` or
+    `OTEL_TRACES_EXPORTER=none`. The exporter reads the rest (headers, timeout, compression) itself."""
+
+    enabled: bool = False
+    service_name: str = "audio-gateway"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TracingSettings:
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        exporters = {e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
+        enabled = bool(endpoint) and not disabled and "none" not in exporters
+        protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                    or "http/protobuf").strip().lower()
+        if enabled and protocol != "http/protobuf":
+            raise SettingsError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not supported; the gateway exports "
+                                "traces over OTLP/HTTP (http/protobuf, port 4318 on a collector)")
+        return cls(enabled=enabled, service_name=env.get("OTEL_SERVICE_NAME") or "audio-gateway")
+
+
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    value = _int(env, name, 0)
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"{name} must be a TCP port (1-65535), got {raw!r}")
+    return value
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalog_dir: Path = Path("catalog")
     # Where the gateway keeps its own files (the embedded SQLite ledger, spill files); created on demand.
@@ -146,6 +178,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     aws_secret_access_key: str | None = msgspec.field(default=None)
     # file_url jobs may only fetch public hosts unless these hosts/CIDRs are allowed (comma-separated).
     file_url_allow: tuple[str, ...] = ()
+    # Prometheus metrics (GET /metrics; an admin key when client keys are set), and a second listener on
+    # 127.0.0.1 that serves them without a key. Traces: OpenTelemetry's standard variables.
+    metrics_enabled: bool = True
+    metrics_port: int | None = None
+    tracing: TracingSettings = TracingSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -183,6 +220,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             file_url_allow=tuple(p.strip() for p in env.get("AUDIO_GATEWAY_FILE_URL_ALLOW", "").split(",") if p.strip()),
+            metrics_enabled=_switch(env, "AUDIO_GATEWAY_METRICS") is not False,
+            metrics_port=_port(env, "AUDIO_GATEWAY_METRICS_PORT"),
+            tracing=TracingSettings.from_env(env),
         )
 
     @property
