@@ -13,22 +13,24 @@ from litestar import Request, Response, post
 
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway
+from ..generations import LiveGateway
 from ..ledger.build import failed_row, served_row
 from ..transcription import UploadLimits, parse_transcription_form, read_multipart
 from ..transcription.pipeline import render_outcome, transcribe_upload
 from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
 from .openapi import TranscriptionOperation, TranslationOperation
+from .pinning import gateway_of
 
 __all__ = ["create_transcription", "create_translation", "upload_limits"]
 
 
-def upload_limits(gateway: Gateway) -> UploadLimits:
+def upload_limits(gateway: Gateway | LiveGateway) -> UploadLimits:
     return UploadLimits(max_file_bytes=gateway.max_upload_bytes)
 
 
 async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = gateway_of(request)
     state = request.scope["state"]
     log = state["log"]
     started = state.get("started_perf", time.perf_counter())

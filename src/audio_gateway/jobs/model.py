@@ -137,6 +137,7 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     pieces: tuple[PieceRecord, ...] = ()  # speech: pieces already synthesised (and paid for)
     piece_count: int = 0                # speech: pieces the input is cut into (0 until the first run)
     key_name: str | None = None         # the submitting key's name, for the ledger (never the secret)
+    traceparent: str | None = None      # the submitting request's span (W3C), which the job's spans link to
 
     def public(self, url: str | None = None, expires_at: int | None = None) -> dict[str, Any]:
         """The client-facing shape of GET /v1/jobs/{id}."""
