@@ -16,15 +16,16 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from .catalog import LoadedCatalog, Plan, Route
+from .catalog import LoadedCatalog, Plan, Provider, Route
 from .gateway import Gateway
 from .providers import Adapter, build_adapter, unavailable_reason
 from .routing import AttemptObserver, Breaker, Breakers, BreakerView
 
-__all__ = ["LiveGateway", "GenerationListener"]
+__all__ = ["LiveGateway", "GenerationListener", "AdapterBuilder"]
 
 GenerationListener = Callable[[Gateway, Gateway | None], None]
 """Told `(new, previous)` each time a generation becomes current (previous is None for the first)."""
+AdapterBuilder = Callable[[Provider], Adapter]
 
 
 class LiveGateway:
@@ -32,8 +33,10 @@ class LiveGateway:
     serving goes through a pinned one, so that a reload never changes a request half-way."""
 
     def __init__(self, catalog: LoadedCatalog, *, deadline: float | None = None,
-                 observer: AttemptObserver | None = None, listener: GenerationListener | None = None):
+                 observer: AttemptObserver | None = None, listener: GenerationListener | None = None,
+                 build: AdapterBuilder = build_adapter):
         self._first = catalog
+        self._build_adapter = build
         self._deadline = deadline
         self._observer = observer
         self._listener = listener
@@ -141,7 +144,7 @@ class LiveGateway:
                 adapters[name] = previous.adapters[name]   # same settings: same pool, same breaker state
                 breakers[name] = previous.breakers[name]
             else:
-                adapters[name] = build_adapter(provider)
+                adapters[name] = self._build_adapter(provider)
                 breakers[name] = Breaker(provider.circuit_breaker)
         unavailable = {name: reason for name, provider in plan.providers.items()
                        if (reason := unavailable_reason(provider)) is not None}

@@ -36,7 +36,7 @@ CIRCUIT_STATES: Mapping[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0)
 TTFB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 JOB_STATUSES = ("queued", "in_progress")
-NONE = "none"        # the label value where a row has no provider (nothing was called)
+NONE = "none"        # the provider label of a request no target served
 UNKNOWN = "unknown"  # a row that names no catalog model (cannot happen for a routed request; kept bounded)
 
 
@@ -121,7 +121,7 @@ class Metrics:
     def observe_row(self, row: LedgerRow, plan: Plan | None = None) -> None:
         """One finished request or job. `plan` names the provider of a job line served by another model."""
         model = row.model_served or (row.attempt_outcomes[0].model if row.attempt_outcomes else UNKNOWN)
-        provider = row.provider or NONE
+        provider = (row.provider or NONE) if row.model_served else NONE   # who served; nobody, if it failed
         self._child(self.requests, row.endpoint, model, provider, row.status).inc()
         self._child(self.duration, row.endpoint, model).observe(row.latency_ms / 1000)
         if row.ttfb_ms is not None:
