@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from ..api.test_workers import _children, _wait_for_children
 from ..conftest import provider_env
+from ..support.processes import children as _children
+from ..support.processes import only as _only
+from ..support.processes import wait_for_children as _wait_for_children
 from ..support.services import GatewayProcess, free_port
 from .mix import AUTH, SPEECH, check, labels, of, run_mix, scrape
 
@@ -40,17 +41,8 @@ def two_workers(fake_openai, fake_siliconflow, tmp_path):
         gateway.stop()
 
 
-@contextmanager
 def only(gateway: GatewayProcess, worker: int):
-    """Freeze every other worker (SIGSTOP): only `worker` can accept connections meanwhile."""
-    others = _children(gateway.process.pid) - {worker}
-    for pid in others:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in others:
-            os.kill(pid, signal.SIGCONT)
+    return _only(gateway.process.pid, worker)
 
 
 def speak(gateway: GatewayProcess) -> httpx.Response:
