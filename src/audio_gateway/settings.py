@@ -118,10 +118,12 @@ class TracingSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     enabled: bool = False
     service_name: str = "audio-gateway"
+    endpoint: str = ""        # where spans are POSTed: the traces endpoint, or the base endpoint + /v1/traces
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TracingSettings:
-        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        traces, base = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""), env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+        endpoint = traces or (base.rstrip("/") + "/v1/traces" if base else "")
         disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
         exporters = {e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
         enabled = bool(endpoint) and not disabled and "none" not in exporters
@@ -130,7 +132,7 @@ class TracingSettings(msgspec.Struct, frozen=True, kw_only=True):
         if enabled and protocol != "http/protobuf":
             raise SettingsError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not supported; the gateway exports "
                                 "traces over OTLP/HTTP (http/protobuf, port 4318 on a collector)")
-        return cls(enabled=enabled, service_name=env.get("OTEL_SERVICE_NAME") or "audio-gateway")
+        return cls(enabled=enabled, service_name=env.get("OTEL_SERVICE_NAME") or "audio-gateway", endpoint=endpoint)
 
 
 def _port(env: Mapping[str, str], name: str) -> int | None:

@@ -51,7 +51,8 @@ class Tracing:
 
     @classmethod
     def start(cls, settings: TracingSettings, exporter: SpanExporter | None = None) -> Tracing:
-        """OTLP/HTTP in batches (the exporter reads `OTEL_EXPORTER_OTLP_*` itself); or, for tests, the
+        """OTLP/HTTP in batches to the endpoint the settings resolved (the exporter and the batch processor read
+        the other `OTEL_EXPORTER_OTLP_*` / `OTEL_BSP_*` variables themselves); or, for tests, the
         given exporter span by span. The sampler is the SDK's (`OTEL_TRACES_SAMPLER`; default: follow the
         client's sampled flag, sample everything else)."""
         resource = Resource.create({"service.name": settings.service_name, "service.version": __version__})
@@ -59,7 +60,7 @@ class Tracing:
         if exporter is None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.endpoint)))
         else:
             provider.add_span_processor(SimpleSpanProcessor(exporter))
         return cls(provider)
