@@ -100,8 +100,9 @@ def _serve_prefork(args: argparse.Namespace, settings: Settings, source: Catalog
         reloader = app.state.reloader
 
         def child_started(stale: bool) -> None:
-            # Forked from the start-up state: reload if the others may have moved on since.
-            reloader.reload_at_start = stale or args.watch
+            # Forked from the start-up state: reload if the others may have moved on since (with --watch the
+            # watcher checks the files once it is set up anyway).
+            reloader.reload_at_start = stale
 
         def child_exited(pid: int) -> None:
             if directory is not None:

@@ -152,9 +152,21 @@ class CatalogReloader:
                     await self._task
 
     async def _watch(self, stop: asyncio.Event) -> None:
-        """watchfiles (inotify) over the whole directory; a burst of writes arrives as one change set."""
+        """watchfiles (inotify) over the whole directory; a burst of writes arrives as one change set.
+
+        An edit made after the catalog was loaded but before the watch began would be missed: so once
+        the watch is set up (awatch does so before it first waits), the catalog is checked once more."""
         from watchfiles import awatch
 
-        async for changes in awatch(self.source.directory, stop_event=stop, recursive=True):
-            log.info("catalog directory changed (%d file(s)): reloading", len(changes))
+        changes = awatch(self.source.directory, stop_event=stop, recursive=True)
+        pending = asyncio.ensure_future(anext(changes))
+        await asyncio.sleep(0)
+        self.request("watch started")
+        while True:
+            try:
+                batch = await pending
+            except StopAsyncIteration:
+                return
+            log.info("catalog directory changed (%d file(s)): reloading", len(batch))
             self.request("file change")
+            pending = asyncio.ensure_future(anext(changes))
