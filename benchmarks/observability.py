@@ -1,0 +1,140 @@
+"""`python -m benchmarks.observability`: what metrics and tracing cost TTS throughput at concurrency 32.
+
+Three gateways (`audio-gateway serve`, one process each, the same fake OpenAI provider behind them):
+
+- **bare**: `AUDIO_GATEWAY_METRICS=off`, no `OTEL_*`: no observing middleware, no routing observer;
+- **observed**: metrics on, tracing configured off (no OTLP endpoint), the default deployment;
+- **otlp**: metrics on and every span exported over OTLP/HTTP to a loopback receiver (this process).
+
+wrk drives each in turn, in rounds whose order rotates (the machine's drift is spread over all three),
+and the median req/s per gateway is compared. Target (issue 14): observed costs at most 3 % of bare.
+The figures are printed, and written to benchmarks/out/observability.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from tests.support.otlp import OtlpReceiver
+
+from . import payloads
+from .gateway_proc import GATEWAY_KEY
+from .load import run_wrk
+from .procs import Service, free_port
+from .system import ensure_wrk, machine
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_PERCENT = 3.0
+_DROP = ("AUDIO_GATEWAY_", "OPENAI_", "SILICONFLOW_", "AWS_", "OTEL_", "PROMETHEUS_")
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.observability", description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=5, help="measured seconds per run (default 5; +1 s warm-up)")
+    p.add_argument("--rounds", type=int, default=5, help="runs per gateway, interleaved (default 5)")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    return p.parse_args(argv)
+
+
+def _gateway(name: str, upstream: str, work: Path, extra: dict[str, str]) -> Service:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
+    env.update(OPENAI_BASE_URL=upstream, OPENAI_API_KEY="sk-fake-provider", SILICONFLOW_API_KEY="",
+               AUDIO_GATEWAY_API_KEYS=f"bench:{GATEWAY_KEY}", AUDIO_GATEWAY_ADMIN_KEYS="ops:sk-bench-admin",
+               AUDIO_GATEWAY_CATALOG=str(REPO / "catalog"), **extra)
+    port = free_port()
+    service = Service(name, [sys.executable, "-m", "audio_gateway.cli", "serve", "--host", "127.0.0.1", "--port",
+                             str(port)], port=port, log=work / f"observability-{name}.log", env=env, cwd=REPO)
+    service.wait_ready("/healthz", timeout=60)
+    return service
+
+
+def _served(service: Service) -> float:
+    """Requests the gateway counted (its own /metrics), or 0 where metrics are off."""
+    response = httpx.get(f"{service.url}/metrics", headers={"Authorization": "Bearer sk-bench-admin"}, timeout=10)
+    if response.status_code != 200:
+        return 0.0
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(s.value for f in text_string_to_metric_families(response.text) for s in f.samples
+               if s.name == "audio_gateway_requests_total")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    work = args.out
+    work.mkdir(parents=True, exist_ok=True)
+    ensure_wrk()
+    body = work / "observability-tts.body"
+    body.write_bytes(payloads.SPEECH_JSON)
+    headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"}
+    receiver = OtlpReceiver(keep=False)
+    fake_port = free_port()
+    variants = {
+        "bare": {"AUDIO_GATEWAY_METRICS": "off"},
+        "observed": {},
+        "otlp": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "audio-gateway-bench"},
+    }
+    rps: dict[str, list[float]] = {name: [] for name in variants}
+    requests: dict[str, int] = dict.fromkeys(variants, 0)
+    errors = 0
+    started = time.monotonic()
+    with Service("fake", [sys.executable, "-m", "benchmarks.fake_provider", "--port", str(fake_port)],
+                 port=fake_port, log=work / "observability-fake.log", cwd=REPO) as fake:
+        fake.wait_ready("/healthz", timeout=30)
+        gateways = {name: _gateway(name, fake.url + "/v1", work, extra) for name, extra in variants.items()}
+        try:
+            order = list(variants)
+            for round_ in range(args.rounds):
+                for name in order[round_ % 3:] + order[:round_ % 3]:
+                    print(f"benchmark: round {round_ + 1}/{args.rounds} {name} tts c32...", file=sys.stderr, flush=True)
+                    result = run_wrk(gateways[name].url + "/v1/audio/speech", body, headers, connections=32,
+                                     seconds=args.seconds, work=work, name=f"observability-{name}-{round_}")
+                    rps[name].append(result.rps)
+                    requests[name] += result.requests
+                    errors += result.errors
+            counted = {name: _served(service) for name, service in gateways.items()}
+            time.sleep(1.5)                                  # the last batch of spans leaves after ~1 s
+        finally:
+            for service in gateways.values():
+                service.stop()
+    receiver.stop()
+
+    median = {name: statistics.median(values) for name, values in rps.items()}
+    cost = {name: round(100 * (median["bare"] - median[name]) / median["bare"], 2) for name in variants}
+    spans_expected = 2 * counted["otlp"]                     # a request span and one attempt span each
+    result = {
+        "machine": machine(REPO), "seconds": args.seconds, "rounds": args.rounds, "errors": errors,
+        "rps": rps, "median_rps": median, "cost_percent": cost,
+        "counted_by_metrics": counted, "otlp": {"exports": receiver.exports, "spans": receiver.count,
+                                                 "spans_expected_at_least": spans_expected},
+        "target_percent": TARGET_PERCENT, "pass": cost["observed"] <= TARGET_PERCENT and errors == 0,
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    (work / "observability.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
+    print(f"\nTTS c32, {args.rounds} interleaved runs of {args.seconds:g} s per gateway "
+          f"({result['machine']['nproc']} CPUs, load before start {result['machine']['loadavg_at_start']}):\n")
+    print("| gateway  | median req/s | runs (req/s)                         | cost vs bare |")
+    print("|----------|--------------|--------------------------------------|--------------|")
+    for name in variants:
+        runs = ", ".join(f"{v:.0f}" for v in rps[name])
+        print(f"| {name:<8} | {median[name]:>12.1f} | {runs:<36} | {cost[name]:>10.2f} % |")
+    print(f"\nwrk errors: {errors}. Requests counted by /metrics: observed {counted['observed']:.0f} "
+          f"(wrk sent {requests['observed']}), otlp {counted['otlp']:.0f} (wrk sent {requests['otlp']}).")
+    print(f"OTLP receiver: {receiver.count} spans in {receiver.exports} exports "
+          f"(at least {spans_expected:.0f} made; the batch processor drops what its queue cannot hold).")
+    verdict = "PASS" if result["pass"] else "FAIL"
+    print(f"{verdict}: metrics + tracing (exporter off) cost {cost['observed']:.2f} % of TTS c32 throughput "
+          f"(target <= {TARGET_PERCENT:g} %); with OTLP export: {cost['otlp']:.2f} %.")
+    return 0 if result["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
