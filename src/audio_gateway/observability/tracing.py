@@ -48,6 +48,7 @@ class Tracing:
     def __init__(self, provider: TracerProvider):
         self.provider = provider
         self.tracer = provider.get_tracer("audio_gateway", __version__)
+        self._servers: dict[str, dict[str, Any]] = {}   # base URL -> server.address / server.port
 
     @classmethod
     def start(cls, settings: TracingSettings, exporter: SpanExporter | None = None) -> Tracing:
@@ -130,10 +131,7 @@ class Tracing:
             "gen_ai.operation.name": operation, "gen_ai.provider.name": target.provider.name,
             "gen_ai.request.model": model.upstream_model, "audio_gateway.model": model.id,
             "audio_gateway.fallback": model.id != primary.model.id}
-        url = urlsplit(target.provider.base_url)
-        if url.hostname:
-            attributes["server.address"] = url.hostname
-            attributes["server.port"] = url.port or (443 if url.scheme == "https" else 80)
+        attributes.update(self._server(target.provider.base_url))
         span = self.tracer.start_span(f"{operation} {model.upstream_model}", kind=SpanKind.CLIENT, attributes=attributes)
         token = context.attach(trace.set_span_in_context(span))
 
@@ -155,6 +153,14 @@ class Tracing:
             span.end()
 
         return end
+
+    def _server(self, base_url: str) -> dict[str, Any]:
+        server = self._servers.get(base_url)
+        if server is None:
+            url = urlsplit(base_url)
+            server = self._servers[base_url] = {} if not url.hostname else {
+                "server.address": url.hostname, "server.port": url.port or (443 if url.scheme == "https" else 80)}
+        return server
 
     # -- what the ledger recorded --------------------------------------------------------------------------
 
