@@ -8,6 +8,7 @@ sum over all.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 __all__ = ["metrics_listener", "bind_metrics_socket", "CONTENT_TYPE"]
+
+log = logging.getLogger("audio_gateway")
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4   # what generate_latest writes
 LOOPBACK = "127.0.0.1"
@@ -47,7 +50,9 @@ async def metrics_listener(render: Callable[[], Awaitable[bytes]], *, sock: sock
     try:
         site = web.SockSite(runner, listening)
         await site.start()
-        yield listening.getsockname()[1]
+        host_, port_ = listening.getsockname()[:2]
+        log.info("metrics without a key on http://%s:%d/metrics", host_, port_)
+        yield port_
     finally:
         await runner.cleanup()
         if owned:
