@@ -179,42 +179,44 @@ def test_a_stream_started_before_a_reload_completes_byte_identical_on_its_old_pl
     assert "Traceback" not in gateway.log_path.read_text()
 
 
-BROKEN = [
-    pytest.param("models/tts.yaml", "    kind: tts\n", "    kind: tts\n   bad indent: [\n",
-                 ["models/tts.yaml:", "not valid YAML"], id="bad-yaml"),
-    pytest.param("models/tts.yaml", "- {model: alibaba/cosyvoice2-0.5b, priority: 1}",
-                 "- {model: alibaba/no-such-model, priority: 1}",
-                 ["catalog/models/tts.yaml:20: at $.models[0].fallbacks[0].model: fallback model "
-                  "'alibaba/no-such-model' is not defined"], id="missing-fallback"),
+BROKEN = [  # (file, text replaced, by what, what the problems must say)
+    ("models/tts.yaml", "    kind: tts\n", "    kind: tts\n   bad indent: [\n", ["models/tts.yaml:", "not valid YAML"]),
+    ("models/tts.yaml", "- {model: alibaba/cosyvoice2-0.5b, priority: 1}", "- {model: alibaba/no-such-model, priority: 1}",
+     ["catalog/models/tts.yaml:20: at $.models[0].fallbacks[0].model: fallback model 'alibaba/no-such-model' "
+      "is not defined"]),
 ]
 
 
-@pytest.mark.parametrize(("path", "old", "new", "expected"), BROKEN)
-def test_a_broken_edit_changes_nothing_served_and_shows_in_readyz(start, catalog, path, old, new, expected):
+def test_a_broken_edit_changes_nothing_served_and_shows_in_readyz(start, catalog):
+    """Bad YAML, then a fallback to a model that does not exist: each refused whole, then fixed."""
     gateway = start()
-    before = ready(gateway)
     served = models(gateway)
-    catalog.edit("models/tts.yaml", OLD_PRICE, NEW_PRICE)     # a good change in the same edit is refused too
-    catalog.edit(path, old, new)
-    gateway.process.send_signal(signal.SIGHUP)
-    status = wait_until(lambda: (s := ready(gateway))["catalog"]["reload_error"] and s, "no reload error shown")
-    error = status["catalog"]["reload_error"]
-    assert error["trigger"] == "SIGHUP" and error["at"]
-    assert all(any(part in problem for problem in error["problems"]) for part in expected), error
-    assert status["status"] == "degraded"
-    assert status["catalog"]["version"] == before["catalog"]["version"]
-    assert status["catalog"]["loaded_at"] == before["catalog"]["loaded_at"]
-    assert models(gateway) == served
-    assert speak(gateway).headers["x-gateway-cost-usd"] == cost(15)
-    log = gateway.log_path.read_text()
-    assert "catalog reload (SIGHUP) refused" in log and all(part in log for part in expected)
-    # Fixed: the next reload clears the error and serves the edit.
-    catalog.edit(path, new, old)
-    version = reload_and_wait(gateway, before["catalog"]["version"])
-    fixed = ready(gateway)
-    assert fixed["status"] == "ready" and fixed["catalog"]["reload_error"] is None
-    assert fixed["catalog"]["version"] == version
-    assert speak(gateway).headers["x-gateway-cost-usd"] == cost(20)
+    version = ready(gateway)["catalog"]["version"]
+    price = 15
+    for path, old, new, expected in BROKEN:
+        before = ready(gateway)
+        catalog.edit("models/tts.yaml", f"price_usd: {price}, per: 1000000", f"price_usd: {price + 5}, per: 1000000")
+        catalog.edit(path, old, new)                        # a good change in the same edit is refused too
+        gateway.process.send_signal(signal.SIGHUP)
+        status = wait_until(lambda: (s := ready(gateway))["catalog"]["reload_error"] and s, "no reload error shown")
+        error = status["catalog"]["reload_error"]
+        assert error["trigger"] == "SIGHUP" and error["at"]
+        assert all(any(part in problem for problem in error["problems"]) for part in expected), error
+        assert status["status"] == "degraded"
+        assert status["catalog"]["version"] == before["catalog"]["version"]
+        assert status["catalog"]["loaded_at"] == before["catalog"]["loaded_at"]
+        assert models(gateway) == served
+        assert speak(gateway).headers["x-gateway-cost-usd"] == cost(price)
+        log = gateway.log_path.read_text()
+        assert "catalog reload (SIGHUP) refused" in log and all(part in log for part in expected)
+        # Fixed: the next reload clears the error and serves the edit.
+        catalog.edit(path, new, old)
+        version = reload_and_wait(gateway, version)
+        fixed = ready(gateway)
+        assert fixed["status"] == "ready" and fixed["catalog"]["reload_error"] is None
+        assert fixed["catalog"]["version"] == version
+        price += 5
+        assert speak(gateway).headers["x-gateway-cost-usd"] == cost(price)
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

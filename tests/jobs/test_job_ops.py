@@ -39,10 +39,12 @@ EXTRA_MODEL = """models:
 """
 
 
-@pytest.fixture
-def ops(fake_openai, fake_siliconflow, redis_server, s3_server, tmp_path):
+@pytest.fixture(scope="module")
+def ops(fake_openai, fake_siliconflow, redis_server, s3_server, tmp_path_factory):
     """An in-process API gateway (spans to memory) and a worker process (spans over OTLP, metrics on a port),
-    on their own Redis database and a catalog copy the test may edit."""
+    on their own Redis database and a catalog copy a test may edit; shared by this module's tests, which
+    therefore compare the metrics before and after what they do."""
+    tmp_path = tmp_path_factory.mktemp("job-ops")
     catalog = tmp_path / "catalog"
     shutil.copytree(CATALOG_DIR, catalog)
     receiver = OtlpReceiver()
@@ -79,35 +81,51 @@ def _submit(ops, body: dict) -> dict:
         return wait_for_status(http, response.json()["id"], {"completed", "failed"})
 
 
+def _delta(after: dict, before: dict) -> dict:
+    return {key: value - before.get(key, 0.0) for key, value in after.items() if value != before.get(key, 0.0)}
+
+
 def test_a_job_is_counted_by_its_worker_and_traced_with_a_link_to_its_submission(ops):
+    before = scrape(ops.metrics_url)
+    before_submit = time.time_ns()
     job = _submit(ops, SPEECH)
     assert job["status"] == "completed", job
 
-    # Metrics, on the worker's own port.
+    # Metrics, on the worker's own port: exactly this job's.
     metrics = scrape(ops.metrics_url)
     served = labels(endpoint="jobs", model="openai/tts-1", provider="openai", status="completed")
-    assert of(metrics, "audio_gateway_requests_total") == {served: 1.0}
-    assert of(metrics, "audio_gateway_upstream_attempts_total") == {labels(provider="openai", outcome="ok"): 1.0}
-    assert of(metrics, "audio_gateway_billed_units_total") == {
+
+    def change(name: str) -> dict:
+        return _delta(of(metrics, name), of(before, name))
+
+    assert change("audio_gateway_requests_total") == {served: 1.0}
+    assert change("audio_gateway_upstream_attempts_total") == {labels(provider="openai", outcome="ok"): 1.0}
+    assert change("audio_gateway_billed_units_total") == {
         labels(model="openai/tts-1", unit="character"): float(len(SPEECH["input"]))}
-    assert of(metrics, "audio_gateway_cost_usd_total") == {
+    assert change("audio_gateway_cost_usd_total") == {
         labels(model="openai/tts-1", provider="openai"): pytest.approx(float(job["usage"]["cost_usd"]))}
     assert of(metrics, "audio_gateway_jobs") == {labels(status="queued"): 0.0, labels(status="in_progress"): 0.0}
-    assert of(metrics, "audio_gateway_request_duration_seconds_count") == {
-        labels(endpoint="jobs", model="openai/tts-1"): 1.0}
-    assert len(of(metrics, "audio_gateway_catalog_info")) == 1
+    assert change("audio_gateway_request_duration_seconds_count") == {labels(endpoint="jobs", model="openai/tts-1"): 1.0}
+    assert list(of(metrics, "audio_gateway_catalog_info").values()).count(1.0) == 1
     assert of(scrape(f"{ops.gateway.url}/metrics", {"Authorization": f"Bearer {ADMIN}"}),
               "audio_gateway_jobs") == {labels(status="queued"): 0.0, labels(status="in_progress"): 0.0}
 
     # The submission: a SERVER span in the client's trace (API process, in memory).
     (submitted,) = [s for s in ops.api_spans.get_finished_spans()
-                    if s.kind == SpanKind.SERVER and s.attributes["http.route"] == "/v1/jobs"]
+                    if s.kind == SpanKind.SERVER and s.attributes["http.route"] == "/v1/jobs"
+                    and s.attributes["http.request.method"] == "POST"
+                    and s.end_time and s.start_time >= before_submit]
     assert format_trace_id(submitted.context.trace_id) == CLIENT_TRACE
     # The run: a CONSUMER span of its own trace (worker process, over OTLP), linked to the submission, with the
     # attempt as its child and the ledger row's facts.
-    spans = ops.receiver.wait_for(lambda spans: any(s.kind == 5 for s in spans) and any(s.kind == 3 for s in spans))
-    (run,) = [s for s in spans if s.kind == 5]                         # SPAN_KIND_CONSUMER
-    (attempt,) = [s for s in spans if s.kind == 3]                     # SPAN_KIND_CLIENT
+    def this_run(spans: list) -> list:
+        return [s for s in spans if s.kind == 5 and s.attributes.get("audio_gateway.job.id") == job["id"]
+                and "audio_gateway.status" in s.attributes]           # SPAN_KIND_CONSUMER, ended
+
+    spans = ops.receiver.wait_for(lambda spans: this_run(spans) and any(
+        s.kind == 3 and s.parent_span_id == this_run(spans)[0].span_id for s in spans))
+    (run,) = this_run(spans)
+    (attempt,) = [s for s in spans if s.kind == 3 and s.parent_span_id == run.span_id]   # SPAN_KIND_CLIENT
     assert run.name == "job text_to_speech openai/tts-1" and run.service == "audio-gateway-worker"
     assert run.links == [(CLIENT_TRACE, format_span_id(submitted.context.span_id))]
     assert run.trace_id != CLIENT_TRACE and not run.parent_span_id
