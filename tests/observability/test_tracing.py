@@ -153,6 +153,17 @@ def test_a_malformed_traceparent_is_ignored_not_trusted(traced, fake_openai):
     assert "zzzz" not in fake_openai.requests[0].headers["traceparent"]
 
 
+def test_a_request_the_client_did_not_sample_records_no_span_but_keeps_its_trace_id(traced, fake_openai):
+    unsampled = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-00"
+    response = _post(traced.server, "/v1/audio/speech", traceparent=unsampled, json=SPEECH)
+    assert response.status_code == 200
+    time.sleep(0.2)
+    assert traced.spans.get_finished_spans() == ()
+    sent = fake_openai.requests[0].headers["traceparent"]
+    assert sent.startswith(f"00-{CLIENT_TRACE}-") and sent.endswith("-00")       # passed on, not sampled
+    assert traced.rows.rows[0].trace_id == CLIENT_TRACE
+
+
 def test_provider_reported_tokens_are_gen_ai_usage(traced):
     body = {"model": "gpt-4o-mini-tts", "voice": "alloy", "input": "Tokens, please.", "instructions": "Calmly."}
     with httpx.stream("POST", f"{traced.server.url}/v1/audio/speech", json=body, headers=AUTH, timeout=10) as response:

@@ -125,6 +125,11 @@ class Tracing:
     # -- attempts (an AttemptObserver) --------------------------------------------------------------------
 
     def begin(self, target: Target, primary: Target) -> AttemptEnd:
+        parent = trace.get_current_span().get_span_context()
+        if parent.is_valid and not parent.trace_flags.sampled:
+            # The request was not sampled (OTEL_TRACES_SAMPLER): its children would not be either, so none
+            # is made; the provider still gets the request's traceparent, flagged not sampled.
+            return _unsampled
         model = target.model
         operation = OPERATIONS[model.kind]
         attributes: dict[str, Any] = {
@@ -191,3 +196,7 @@ class Tracing:
         span.set_attributes(attributes)
         if row.status == "failed":
             span.set_status(Status(StatusCode.ERROR, f"{row.status} ({row.http_status})"))
+
+
+def _unsampled(attempt: Attempt | None) -> None:
+    return None
