@@ -60,60 +60,68 @@ class _Families:
         return self._families
 
 
+class _Labelled:
+    """A labelled metric whose children are kept by label values: `labels()` takes a lock and rebuilds its
+    strings on every call, this is one dict look-up (label values are few: catalog ids, fixed words)."""
+
+    __slots__ = ("metric", "_children")
+
+    def __init__(self, metric: Any):
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *labels: str) -> Any:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self.metric.labels(*labels)
+        return child
+
+
 class Metrics:
     def __init__(self, *, multiprocess: bool = False):
         self.multiprocess = multiprocess
         # Multiprocess mode: the metrics belong to no registry; a scrape reads every worker's files.
         self.registry = None if multiprocess else CollectorRegistry()
         registry = self.registry
-        self.requests = Counter(
+        self.requests = _Labelled(Counter(
             "audio_gateway_requests", "Requests and jobs that reached routing, by the ledger status they ended with.",
-            ["endpoint", "model", "provider", "status"], registry=registry)
-        self.duration = Histogram(
+            ["endpoint", "model", "provider", "status"], registry=registry))
+        self.duration = _Labelled(Histogram(
             "audio_gateway_request_duration_seconds", "Arrival to last byte (a job: submission to its end).",
-            ["endpoint", "model"], buckets=DURATION_BUCKETS, registry=registry)
-        self.ttfb = Histogram(
+            ["endpoint", "model"], buckets=DURATION_BUCKETS, registry=registry))
+        self.ttfb = _Labelled(Histogram(
             "audio_gateway_time_to_first_byte_seconds", "Arrival to the first byte of a served response.",
-            ["endpoint", "model"], buckets=TTFB_BUCKETS, registry=registry)
-        self.attempts = Counter(
+            ["endpoint", "model"], buckets=TTFB_BUCKETS, registry=registry))
+        self.attempts = _Labelled(Counter(
             "audio_gateway_upstream_attempts", "Targets tried or skipped by routing, by what became of them.",
-            ["provider", "outcome"], registry=registry)
-        self.fallbacks = Counter(
+            ["provider", "outcome"], registry=registry))
+        self.fallbacks = _Labelled(Counter(
             "audio_gateway_fallbacks", "Routings served by a target other than the model asked for.",
-            ["from_model", "to_model"], registry=registry)
-        self.cost = Counter(
+            ["from_model", "to_model"], registry=registry))
+        self.cost = _Labelled(Counter(
             "audio_gateway_cost_usd", "US dollars billed (the ledger has the exact figures).",
-            ["model", "provider"], registry=registry)
-        self.billed = Counter(
+            ["model", "provider"], registry=registry))
+        self.billed = _Labelled(Counter(
             "audio_gateway_billed_units", "Billing units charged, by the model that served them.",
-            ["model", "unit"], registry=registry)
-        self.circuits = Gauge(
+            ["model", "unit"], registry=registry))
+        self.circuits = _Labelled(Gauge(
             "audio_gateway_circuit_state", "Circuit breaker per provider: 0 closed, 1 half-open, 2 open.",
-            ["provider"], registry=registry, multiprocess_mode="livemax")
+            ["provider"], registry=registry, multiprocess_mode="livemax"))
         self.inflight = Gauge(
             "audio_gateway_inflight_requests", "API requests being served (streams until their last byte).",
             registry=registry, multiprocess_mode="livesum")
-        self.catalog = Gauge(
+        self.catalog = _Labelled(Gauge(
             "audio_gateway_catalog_info", "1 for the catalog version being served (content hash), 0 for earlier ones.",
-            ["version"], registry=registry, multiprocess_mode="livemax")
-        # labels() takes a lock and rebuilds a tuple of strings each call: cache the children per label set.
-        self._children: dict[tuple[Any, ...], Any] = {}
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        key = (id(metric), *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+            ["version"], registry=registry, multiprocess_mode="livemax"))
 
     # -- routing (an AttemptObserver) ------------------------------------------------------------------
 
     def begin(self, target: Target, primary: Target) -> AttemptEnd:
         def end(attempt: Attempt | None) -> None:
             outcome = "cancelled" if attempt is None else str(attempt.outcome)
-            self._child(self.attempts, target.provider.name, outcome).inc()
+            self.attempts(target.provider.name, outcome).inc()
             if attempt is not None and attempt.outcome == Outcome.OK and target.model.id != primary.model.id:
-                self._child(self.fallbacks, primary.model.id, target.model.id).inc()
+                self.fallbacks(primary.model.id, target.model.id).inc()
         return end
 
     # -- what the ledger recorded ----------------------------------------------------------------------
@@ -122,32 +130,36 @@ class Metrics:
         """One finished request or job. `plan` names the provider of a job line served by another model."""
         model = row.model_served or (row.attempt_outcomes[0].model if row.attempt_outcomes else UNKNOWN)
         provider = (row.provider or NONE) if row.model_served else NONE   # who served; nobody, if it failed
-        self._child(self.requests, row.endpoint, model, provider, row.status).inc()
-        self._child(self.duration, row.endpoint, model).observe(row.latency_ms / 1000)
+        self.requests(row.endpoint, model, provider, row.status).inc()
+        self.duration(row.endpoint, model).observe(row.latency_ms / 1000)
         if row.ttfb_ms is not None:
-            self._child(self.ttfb, row.endpoint, model).observe(row.ttfb_ms / 1000)
+            self.ttfb(row.endpoint, model).observe(row.ttfb_ms / 1000)
         if not row.lines:
             return
-        costs: dict[tuple[str, str], float] = {}
+        usd: float | None = None                     # the served model's; a job's other models' apart
+        others: dict[str, float] = {}
         for line in row.lines:
             line_model = line.model or model
-            line_provider = provider if line_model == model else _provider_of(line_model, plan)
-            key = (line_model, line_provider)
-            costs[key] = costs.get(key, 0.0) + float(line.cost_usd)
-            self._child(self.billed, line_model, line.unit).inc(float(line.quantity))
-        for (line_model, line_provider), usd in costs.items():
-            self._child(self.cost, line_model, line_provider).inc(usd)
+            self.billed(line_model, line.unit).inc(float(line.quantity))
+            if line_model == model:
+                usd = (usd or 0.0) + float(line.cost_usd)
+            else:
+                others[line_model] = others.get(line_model, 0.0) + float(line.cost_usd)
+        if usd is not None:
+            self.cost(model, provider).inc(usd)
+        for line_model, other in others.items():
+            self.cost(line_model, _provider_of(line_model, plan)).inc(other)
 
     # -- state ------------------------------------------------------------------------------------------
 
     def circuit_states(self, views: Mapping[str, BreakerView]) -> None:
         for provider, view in views.items():
-            self._child(self.circuits, provider).set(CIRCUIT_STATES[view.state])
+            self.circuits(provider).set(CIRCUIT_STATES[view.state])
 
     def catalog_served(self, version: str, previous: str | None) -> None:
         if previous is not None and previous != version:
-            self._child(self.catalog, previous).set(0)
-        self._child(self.catalog, version).set(1)
+            self.catalog(previous).set(0)
+        self.catalog(version).set(1)
 
     # -- exposition -------------------------------------------------------------------------------------
 
