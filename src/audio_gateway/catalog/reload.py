@@ -116,11 +116,6 @@ class CatalogReloader:
                 log.exception("catalog reload (%s) failed unexpectedly", next_trigger)
             next_trigger = self._again
 
-    async def idle(self) -> None:
-        """Wait until no reload is running or asked for (tests, and a clean stop)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
-
     @asynccontextmanager
     async def running(self, *, sighup: bool = False, watch: bool = False) -> AsyncIterator[CatalogReloader]:
         """Reload on SIGHUP and/or on changes under the directory while the block runs."""
