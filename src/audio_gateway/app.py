@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -15,17 +17,23 @@ from .api.client_timeout import ClientTimeoutMiddleware
 from .api.errors import exception_handlers
 from .api.health import healthz, readyz
 from .api.jobs import cancel_job, create_job, get_job, list_jobs
+from .api.metrics import metrics, render_metrics
 from .api.models import list_models, retrieve_model
 from .api.openapi import openapi_config
+from .api.pinning import PinGenerationMiddleware
 from .api.speech import create_speech
 from .api.transcriptions import create_transcription, create_translation
 from .api.usage import costs, request_usage, usage_audio_speeches, usage_audio_transcriptions
 from .billing import count_tokens
-from .catalog import Plan
-from .gateway import Gateway
+from .catalog import LoadedCatalog, Plan
+from .catalog.reload import CatalogReloader, CatalogSource
+from .generations import LiveGateway
 from .jobs.runtime import open_job_runtime
 from .jobs.service import JobService
 from .ledger.runtime import open_ledger
+from .observability.listener import metrics_listener
+from .observability.middleware import ObservabilityMiddleware
+from .observability.telemetry import Telemetry
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -37,39 +45,61 @@ def _warm_tokenizers(plan: Plan) -> None:
         count_tokens("warm-up", tokenizer)
 
 
-def create_app(settings: Settings, plan: Plan) -> Litestar:
-    _warm_tokenizers(plan)
+def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: CatalogSource | None = None,
+               telemetry: Telemetry | None = None, reload_on_sighup: bool = False, watch: bool = False,
+               metrics_socket: socket.socket | None = None) -> Litestar:
+    """`source` makes the catalog reloadable (`app.state.reloader`; SIGHUP with `reload_on_sighup`, file
+    changes with `watch`). `telemetry` is made here unless the caller made it (prefork: before forking;
+    tests: with an in-memory span exporter). `metrics_socket`: the metrics port, bound by a prefork parent."""
+    catalog = plan if isinstance(plan, LoadedCatalog) else LoadedCatalog(plan=plan, version="unversioned",
+                                                                          loaded_at=datetime.now(UTC))
+    _warm_tokenizers(catalog.plan)
+    telemetry = telemetry or Telemetry(settings)
+    live = LiveGateway(catalog, deadline=settings.request_deadline_seconds, observer=telemetry.attempt_observer(),
+                       listener=telemetry.generation_changed)
+    reloader = CatalogReloader(source, live.swap, lambda: live.version) if source is not None else None
+    keys = KeyRing(settings.api_keys)
+    metrics_port = metrics_socket is not None or settings.metrics_port is not None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # The ledger opens first and closes last: rows of requests that finish during shutdown are drained too.
-        async with open_ledger(settings) as ledger, \
-                Gateway.running(plan, deadline=settings.request_deadline_seconds) as gateway:
-            app.state.ledger = ledger
-            app.state.gateway = gateway
-            if not settings.jobs_enabled:
-                app.state.jobs = None
-                yield
-                return
-            async with open_job_runtime(settings, gateway) as runtime:
+        async with AsyncExitStack() as stack:
+            # The ledger opens first and closes last: rows of requests that finish during shutdown are drained too.
+            app.state.ledger = await stack.enter_async_context(open_ledger(settings))
+            await stack.enter_async_context(live.serving())
+            await stack.enter_async_context(telemetry.running(live.circuit_views))
+            if reloader is not None:
+                await stack.enter_async_context(reloader.running(sighup=reload_on_sighup, watch=watch))
+            app.state.jobs = None
+            if settings.jobs_enabled:
+                runtime = await stack.enter_async_context(open_job_runtime(settings, live, telemetry=telemetry))
                 app.state.jobs = JobService(runtime)
-                yield
+            if metrics_port and telemetry.metrics is not None:
+                await stack.enter_async_context(metrics_listener(
+                    lambda: render_metrics(app.state), sock=metrics_socket, port=settings.metrics_port or 0))
+            yield
 
     v1 = Router(
         path="/v1",
-        middleware=[DefineMiddleware(ApiKeyMiddleware, keys=KeyRing(settings.api_keys))],
+        middleware=[DefineMiddleware(ApiKeyMiddleware, keys=keys)],
         route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation,
                         create_job, get_job, list_jobs, cancel_job,
                         usage_audio_speeches, usage_audio_transcriptions, costs, request_usage],
     )
+    extra_routes = [metrics] if telemetry.metrics is not None else []
+    # App-level, not on the /v1 router: Litestar deep-copies routers, and these hold the one live gateway
+    # and the process's telemetry. Observation is for /v1 requests only (it checks the path).
+    observing = [DefineMiddleware(ObservabilityMiddleware, telemetry=telemetry)] if telemetry.active else []
     return Litestar(
-        route_handlers=[healthz, readyz, v1],
+        route_handlers=[healthz, readyz, *extra_routes, v1],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "gateway": live, "telemetry": telemetry, "reloader": reloader,
+                     "key_ring": keys}),
         exception_handlers=exception_handlers,
         # RequestContextMiddleware wraps the whole app in serving.py: Litestar's own middleware would miss
         # requests that match no route (404/405), which must carry x-request-id and be logged too.
-        middleware=[DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
+        middleware=[*observing, DefineMiddleware(PinGenerationMiddleware, gateway=live),
+                    DefineMiddleware(ClientTimeoutMiddleware, timeout=settings.client_timeout_seconds)],
         openapi_config=openapi_config(__version__),
         request_max_body_size=1024 * 1024,
         logging_config=None,  # the CLI configured logging (AUDIO_GATEWAY_LOG_LEVEL); Litestar's would reset it

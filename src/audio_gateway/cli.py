@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .catalog import CatalogInvalid, Plan, load_plan
+from .catalog import CatalogInvalid, LoadedCatalog, Plan, load_plan
+from .catalog.reload import CatalogSource
 from .providers import ADAPTERS
 from .settings import Settings, SettingsError
 
@@ -26,6 +27,17 @@ def _load(settings: Settings, directory: Path | None) -> Plan:
                      overrides=settings.provider_overrides)
 
 
+def _source(settings: Settings, directory: Path | None) -> CatalogSource:
+    """The catalog as `serve` and `worker` load it at start and again on every reload."""
+    return CatalogSource.of(directory or settings.catalog_dir, os.environ, ADAPTERS.keys(), settings.provider_overrides)
+
+
+def _hold_sighup() -> None:
+    """SIGHUP means "reload the catalog"; until the app has installed that handler it waits, blocked
+    (its default action would kill the process)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -36,11 +48,6 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from .app import create_app
-    from .serving import uvicorn_config
-
     if not settings.auth_enabled:
         if not _is_loopback(args.host):
             print(f"audio-gateway: refusing to listen on {args.host} without client keys. "
@@ -49,23 +56,66 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
     if settings.secret_key is not None:
         settings.secret_key.warn_if_local(log)
-    plan = _load(settings, args.catalog)
+    source = _source(settings, args.catalog)
+    catalog = source.load()
     from .providers import unavailable_reason
 
-    unconfigured = [f"{name} ({reason})" for name, p in plan.providers.items() if (reason := unavailable_reason(p))]
+    unconfigured = [f"{name} ({reason})" for name, p in catalog.plan.providers.items()
+                    if (reason := unavailable_reason(p))]
     if unconfigured:
         log.warning("providers skipped by routing: %s", ", ".join(unconfigured))
-    app = create_app(settings, plan)
+    log.info("catalog version %s: %d models", catalog.version, len(catalog.plan.routes))
+    _hold_sighup()
     workers = args.workers or settings.workers
     if workers > 1:
-        from .prefork import serve_workers
+        return _serve_prefork(args, settings, source, catalog, workers)
+    import uvicorn
 
-        return serve_workers(app, settings, host=args.host, port=args.port, workers=workers)
+    from .app import create_app
+    from .serving import uvicorn_config
+
+    app = create_app(settings, catalog, source=source, reload_on_sighup=True, watch=args.watch)
     # uvicorn drains on SIGTERM, then re-raises it to the handler it found: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = uvicorn.Server(uvicorn_config(app, settings, host=args.host, port=args.port))
     server.run()
     return 0 if server.started else 3  # 3: the app could not start (uvicorn's own status for it)
+
+
+def _serve_prefork(args: argparse.Namespace, settings: Settings, source: CatalogSource, catalog: LoadedCatalog,
+                   workers: int) -> int:
+    """N forked workers; metrics in prometheus-client's multiprocess mode over a directory made for this start
+    (before anything makes a metric), the metrics port bound here and shared like the main socket."""
+    from .observability import multiprocess
+
+    directory = multiprocess.prepare_directory() if settings.metrics_enabled else None
+    try:
+        from .app import create_app
+        from .observability.listener import bind_metrics_socket
+        from .observability.telemetry import Telemetry
+        from .prefork import WorkerHooks, serve_workers
+
+        telemetry = Telemetry(settings, multiprocess=directory is not None)
+        metrics_socket = (bind_metrics_socket(settings.metrics_port)
+                          if settings.metrics_port is not None and settings.metrics_enabled else None)
+        app = create_app(settings, catalog, source=source, telemetry=telemetry, reload_on_sighup=True,
+                         watch=args.watch, metrics_socket=metrics_socket)
+        reloader = app.state.reloader
+
+        def child_started(stale: bool) -> None:
+            # Forked from the start-up state: reload if the others may have moved on since (with --watch the
+            # watcher checks the files once it is set up anyway).
+            reloader.reload_at_start = stale
+
+        def child_exited(pid: int) -> None:
+            if directory is not None:
+                multiprocess.worker_exited(pid, directory)
+
+        hooks = WorkerHooks(child_started=child_started, child_exited=child_exited)
+        return serve_workers(app, settings, host=args.host, port=args.port, workers=workers, hooks=hooks)
+    finally:
+        if directory is not None:
+            multiprocess.remove_directory(directory)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -77,12 +127,17 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         print("audio-gateway: the worker needs AUDIO_GATEWAY_QUEUE_URL (e.g. redis://127.0.0.1:6379/0) and "
               "AUDIO_GATEWAY_S3_BUCKET (plus AWS_ENDPOINT_URL / AWS_* credentials for S3).", file=sys.stderr)
         return 2
+    from .jobs.process import WorkerOptions
     from .jobs.shutdown import run_worker
     from .jobs.worker import ExpectedFailureLog, build_worker
 
     if args.concurrency:
         settings = msgspec.structs.replace(settings, worker_concurrency=args.concurrency)
-    worker = build_worker(settings, _load(settings, args.catalog))
+    source = _source(settings, args.catalog)
+    _hold_sighup()
+    options = WorkerOptions(source=source, reload_on_sighup=True, metrics_port=args.metrics_port,
+                            metrics_host=args.metrics_host)
+    worker = build_worker(settings, source.load(), options=options)
     logging.getLogger("saq").addFilter(ExpectedFailureLog())
     log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, settings.queue_url.split("@")[-1])
     asyncio.run(run_worker(worker))  # SIGTERM/SIGINT drain it: running jobs finish or are re-queued
@@ -151,6 +206,16 @@ def _at_least_one(raw: str) -> int:
     return value
 
 
+def _port(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audio-gateway", description="OpenAI-compatible audio gateway")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,10 +225,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--catalog", type=Path, default=None, help="catalog directory (default: $AUDIO_GATEWAY_CATALOG or ./catalog)")
     serve.add_argument("--workers", type=_at_least_one, default=None,
                        help="processes serving requests, forked after one start-up (default: $AUDIO_GATEWAY_WORKERS or 1)")
+    serve.add_argument("--watch", action="store_true",
+                       help="reload the catalog whenever a file under its directory changes (SIGHUP always does)")
     serve.set_defaults(run=_serve)
     worker = commands.add_parser("worker", help="run async job workers (SAQ on Redis)")
     worker.add_argument("--concurrency", type=int, default=None, help="jobs at once (default $AUDIO_GATEWAY_WORKER_CONCURRENCY or 4)")
     worker.add_argument("--catalog", type=Path, default=None)
+    worker.add_argument("--metrics-port", type=_port, default=None,
+                        help="serve Prometheus /metrics, without a key, on this port (0: any free one)")
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics port (default 127.0.0.1)")
     worker.set_defaults(run=_worker)
     catalog = commands.add_parser("catalog", help="validate or display the model catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)

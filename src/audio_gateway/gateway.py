@@ -3,7 +3,9 @@
 `Gateway.running(plan)` owns one adapter per provider (HTTP ones hold a pooled transport, closed on
 exit), the providers' circuit breakers and their recent latencies. A routed model's targets are ordered
 per request by the pure router (`routing.decide`) over a snapshot of that state; everything else is
-look-ups in the compiled plan. Charges
+look-ups in the compiled plan. A `Gateway` serves one catalog for its whole life; a reload builds a new
+one (`generations.py` keeps the adapters, breakers and latencies of providers that did not change, and
+swaps the two). Charges
 are computed here, from the unit registry's measures over the model that served, so every caller
 (sync endpoints, jobs) prices the same input identically.
 """
@@ -14,6 +16,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -34,7 +37,19 @@ from .providers import (
     build_adapter,
     unavailable_reason,
 )
-from .routing import CHAIN, Attempt, Breakers, Decision, LatencyStats, ProviderState, RouteFacts, Unsuitable, decide, serve_first
+from .routing import (
+    CHAIN,
+    Attempt,
+    AttemptObserver,
+    Breakers,
+    Decision,
+    LatencyStats,
+    ProviderState,
+    RouteFacts,
+    Unsuitable,
+    decide,
+    serve_first,
+)
 from .routing.router import reachable
 from .speech import SpeechRequest, speech_call_for
 
@@ -135,12 +150,17 @@ class TranscriptStreamOutcome(msgspec.Struct, frozen=True):
 
 class Gateway:
     def __init__(self, plan: Plan, adapters: Mapping[str, Adapter], *, deadline: float | None = None,
-                 unavailable: Mapping[str, str] | None = None, latency: LatencyStats | None = None):
+                 unavailable: Mapping[str, str] | None = None, latency: LatencyStats | None = None,
+                 breakers: Breakers | None = None, observer: AttemptObserver | None = None, version: str = "",
+                 loaded_at: datetime | None = None):
         self.plan = plan
         self.adapters = MappingProxyType(dict(adapters))
-        self.breakers = Breakers(plan.providers.values())
+        self.breakers = breakers if breakers is not None else Breakers(plan.providers.values())
         self.latency = latency if latency is not None else LatencyStats()  # fed by every call, read by `fastest`
         self.deadline = deadline  # seconds for a whole fallback chain (first byte for speech)
+        self.observer = observer  # told about every attempt (metrics, traces)
+        self.version = version    # the catalog's content hash, and when it was compiled
+        self.loaded_at = loaded_at
         # Providers routing skips without a call, and why (no key, engine missing); /readyz shows it.
         self.unavailable = MappingProxyType(dict(unavailable or {}))
         # The largest upload any STT model accepts: the streaming reader's cap (each model's own is checked later).
@@ -201,7 +221,7 @@ class Gateway:
             return stream
 
         served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
-                                   unavailable=self.unavailable)
+                                   unavailable=self.unavailable, observer=self.observer)
         target = served.target
         return SpeechOutcome(stream=served.value, target=target, attempts=served.attempts, request=request,
                              measured=measure(speech_facts(request, target, bill_as), target.model.billing),
@@ -237,7 +257,7 @@ class Gateway:
             return result
 
         served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
-                                   unavailable=self.unavailable)
+                                   unavailable=self.unavailable, observer=self.observer)
         components = served.target.model.billing
         facts = _served_facts(facts, calls[served.target.model.id])
         usage = settle(measure(facts, components), served.value.usage, components)
@@ -269,7 +289,7 @@ class Gateway:
             return stream
 
         served = await serve_first(decision.targets, attempt, breakers=self.breakers, deadline=self.deadline,
-                                   unavailable=self.unavailable)
+                                   unavailable=self.unavailable, observer=self.observer)
         target = served.target
         facts = _served_facts(facts, calls[target.model.id])
         return TranscriptStreamOutcome(stream=served.value, target=target, attempts=served.attempts, facts=facts,

@@ -11,7 +11,9 @@ worker that dies is replaced, later and later while they keep dying young, so a 
 cannot spin the CPU. On SIGTERM or SIGINT it forwards SIGTERM (each worker drains within
 `shutdown_grace_seconds`, as a single `serve` does), kills whatever is left a little after
 that, reaps everything and exits 0. Its signals stay blocked and are taken with sigtimedwait,
-so there is no handler to race with a fork.
+so there is no handler to race with a fork. SIGHUP (reload the catalog) is passed on to every
+worker; a worker keeps it blocked until its app is ready to take it, and one forked after a
+SIGHUP is told so (`WorkerHooks.child_started`), since the catalog it inherited may be stale.
 """
 
 from __future__ import annotations
@@ -24,18 +26,20 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, NoReturn
 
+import msgspec
 import uvicorn
 
 from .serving import uvicorn_config
 from .settings import Settings
 
-__all__ = ["serve_workers"]
+__all__ = ["serve_workers", "WorkerHooks"]
 
 log = logging.getLogger("audio_gateway")
 
-_WATCHED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
+_WATCHED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 _STOP_MARGIN = 5.0                   # seconds past the grace period before stragglers are SIGKILLed
 _YOUNG = 10.0                        # a worker that dies sooner than this counts towards the backoff
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.2, 5.0
@@ -43,7 +47,17 @@ _STARTUP_FAILURE = 3                 # uvicorn's exit status when the app's life
 _PR_SET_PDEATHSIG = 1
 
 
-def serve_workers(app: Any, settings: Settings, *, host: str, port: int, workers: int) -> int:
+class WorkerHooks(msgspec.Struct, frozen=True, kw_only=True):
+    """What the caller does around each worker's life; the supervisor knows nothing of metrics or catalogs."""
+
+    # In the new worker, before it serves: True when a SIGHUP was passed on since the parent started up.
+    child_started: Callable[[bool], None] | None = None
+    # In the supervisor, for every worker reaped (however it ended).
+    child_exited: Callable[[int], None] | None = None
+
+
+def serve_workers(app: Any, settings: Settings, *, host: str, port: int, workers: int,
+                  hooks: WorkerHooks = WorkerHooks()) -> int:
     """Bind host:port, fork `workers` servers of `app` and supervise them; returns the exit status."""
     config = uvicorn_config(app, settings, host=host, port=port)
     sock = config.bind_socket()      # SO_REUSEADDR, inheritable; logs "Uvicorn running on ..."
@@ -51,13 +65,15 @@ def serve_workers(app: Any, settings: Settings, *, host: str, port: int, workers
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     gc.freeze()
     log.info("pre-forking %d workers; pid %d supervises", workers, os.getpid())
-    return _Supervisor(config, sock, workers, settings.shutdown_grace_seconds, unblocked).run()
+    return _Supervisor(config, sock, workers, settings.shutdown_grace_seconds, unblocked, hooks).run()
 
 
 class _Supervisor:
     def __init__(self, config: uvicorn.Config, sock: socket.socket, size: int, grace: float,
-                 unblocked: set[signal.Signals]):
+                 unblocked: set[signal.Signals], hooks: WorkerHooks):
         self.config, self.sock, self.size, self.grace, self.unblocked = config, sock, size, grace, unblocked
+        self.hooks = hooks
+        self.hangups = 0                               # SIGHUPs passed on: workers forked later may be stale
         self.workers: dict[int, float] = {}           # pid -> when it was forked
         self.young_deaths = 0
         self.respawn_at = 0.0
@@ -76,6 +92,10 @@ class _Supervisor:
             info = signal.sigtimedwait(_WATCHED, self._until_next_deadline())
             if info is not None and info.si_signo in (signal.SIGTERM, signal.SIGINT) and self.kill_at is None:
                 self._stop(f"{signal.Signals(info.si_signo).name} received")
+            elif info is not None and info.si_signo == signal.SIGHUP and self.kill_at is None:
+                self.hangups += 1
+                log.info("SIGHUP received: passing it to %d workers (catalog reload)", len(self.workers))
+                self._signal_all(signal.SIGHUP)
             self._reap()
         self.sock.close()
         log.info("all workers stopped; supervisor exits %d", self.status)
@@ -92,7 +112,9 @@ class _Supervisor:
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_worker(self.config, self.sock, self.unblocked, parent=parent)
+            started = self.hooks.child_started
+            _run_worker(self.config, self.sock, self.unblocked, parent=parent,
+                        before=(lambda: started(self.hangups > 0)) if started is not None else None)
         self.workers[pid] = time.monotonic()
 
     def _reap(self) -> None:
@@ -105,6 +127,8 @@ class _Supervisor:
                 return
             started = self.workers.pop(pid, None)
             if started is not None:
+                if self.hooks.child_exited is not None:
+                    self.hooks.child_exited(pid)
                 self._worker_ended(pid, started, os.waitstatus_to_exitcode(wait_status))
 
     def _worker_ended(self, pid: int, started: float, code: int) -> None:
@@ -135,6 +159,8 @@ class _Supervisor:
         for pid in list(self.workers):
             os.waitpid(pid, 0)
             del self.workers[pid]
+            if self.hooks.child_exited is not None:
+                self.hooks.child_exited(pid)
 
     def _signal_all(self, sig: signal.Signals) -> None:
         for pid in self.workers:
@@ -145,7 +171,7 @@ class _Supervisor:
 
 
 def _run_worker(config: uvicorn.Config, sock: socket.socket, unblocked: set[signal.Signals], *,
-                parent: int) -> NoReturn:
+                parent: int, before: Callable[[], None] | None = None) -> NoReturn:
     """The child's whole life: serve until SIGTERM/SIGINT, then exit without returning into the parent's code."""
     code = 1
     try:
@@ -153,7 +179,10 @@ def _run_worker(config: uvicorn.Config, sock: socket.socket, unblocked: set[sign
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: sys.exit(0))
         _die_with(parent)
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        if before is not None:
+            before()
+        # SIGHUP stays blocked: the app unblocks it once its reload handler is installed (catalog/reload.py).
+        signal.pthread_sigmask(signal.SIG_SETMASK, {*unblocked, signal.SIGHUP})
         server = uvicorn.Server(config)
         server.run(sockets=[sock])
         code = 0 if server.started else _STARTUP_FAILURE  # uvicorn's own `run()` exits 3 the same way

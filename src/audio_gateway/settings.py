@@ -16,7 +16,7 @@ import msgspec
 from .catalog.model import ProviderOverrides
 from .server_secret import SecretKeyError, ServerSecret, resolve
 
-__all__ = ["Settings", "ClientKey", "SettingsError", "parse_api_keys", "owner_id"]
+__all__ = ["Settings", "ClientKey", "SettingsError", "TracingSettings", "parse_api_keys", "owner_id"]
 
 
 class SettingsError(ValueError):
@@ -145,6 +145,38 @@ def _s3_read_allow(raw: str, s3_prefix: str) -> tuple[str, ...]:
             raise SettingsError(f"AUDIO_GATEWAY_S3_READ_ALLOW entry {prefix!r} overlaps the job prefix "
                                 f"AUDIO_GATEWAY_S3_PREFIX={s3_prefix!r}, whose objects only their own key may read")
     return prefixes
+class TracingSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """OpenTelemetry's own variables decide: spans are made and exported over OTLP/HTTP when an endpoint is
+    set (`OTEL_EXPORTER_OTLP_ENDPOINT` or `..._TRACES_ENDPOINT`), unless `OTEL_SDK_DISABLED=true` or
+    `OTEL_TRACES_EXPORTER=none`. The exporter reads the rest (headers, timeout, compression) itself."""
+
+    enabled: bool = False
+    service_name: str = "audio-gateway"
+    endpoint: str = ""        # where spans are POSTed: the traces endpoint, or the base endpoint + /v1/traces
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TracingSettings:
+        traces, base = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""), env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+        endpoint = traces or (base.rstrip("/") + "/v1/traces" if base else "")
+        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        exporters = {e.strip().lower() for e in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
+        enabled = bool(endpoint) and not disabled and "none" not in exporters
+        protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                    or "http/protobuf").strip().lower()
+        if enabled and protocol != "http/protobuf":
+            raise SettingsError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not supported; the gateway exports "
+                                "traces over OTLP/HTTP (http/protobuf, port 4318 on a collector)")
+        return cls(enabled=enabled, service_name=env.get("OTEL_SERVICE_NAME") or "audio-gateway", endpoint=endpoint)
+
+
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    value = _int(env, name, 0)
+    if not 1 <= value <= 65535:
+        raise SettingsError(f"{name} must be a TCP port (1-65535), got {raw!r}")
+    return value
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -192,6 +224,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     file_url_allow: tuple[str, ...] = ()
     # s3:// file_urls may name the caller's own job objects, and keys under these prefixes (outside s3_prefix).
     s3_read_allow: tuple[str, ...] = ()
+    # Prometheus metrics (GET /metrics; an admin key when client keys are set), and a second listener on
+    # 127.0.0.1 that serves them without a key. Traces: OpenTelemetry's standard variables.
+    metrics_enabled: bool = True
+    metrics_port: int | None = None
+    tracing: TracingSettings = TracingSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -238,6 +275,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
             file_url_allow=tuple(p.strip() for p in env.get("AUDIO_GATEWAY_FILE_URL_ALLOW", "").split(",") if p.strip()),
             s3_read_allow=_s3_read_allow(env.get("AUDIO_GATEWAY_S3_READ_ALLOW", ""), s3_prefix),
+            metrics_enabled=_switch(env, "AUDIO_GATEWAY_METRICS") is not False,
+            metrics_port=_port(env, "AUDIO_GATEWAY_METRICS_PORT"),
+            tracing=TracingSettings.from_env(env),
         )
 
     @property

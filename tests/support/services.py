@@ -177,11 +177,11 @@ class PostgresServer:
 class WorkerProcess:
     """`audio-gateway worker` in its own process, so a test can kill it like a crashed machine."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()):
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "audio_gateway.cli", "worker"],
+            [sys.executable, "-m", "audio_gateway.cli", "worker", *args],
             env={**os.environ, **_own_data_dir(env), "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
@@ -210,13 +210,13 @@ class WorkerProcess:
 class GatewayProcess:
     """`audio-gateway serve` in its own process, for what a thread cannot show: signals, exit status."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "audio_gateway.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "audio_gateway.cli", "serve", "--port", str(self.port), *args],
             env={**os.environ, **_own_data_dir(env), "PYTHONUNBUFFERED": "1"}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
         _wait_for(self._up, "audio-gateway serve")

@@ -1,7 +1,8 @@
 """Where the HTTP handlers hand their ledger rows, and the per-request context a row starts from.
 
 The sink is whatever the app's lifespan opened (`app.state.ledger`, a batched writer); without one
-rows are dropped, which keeps tests and tools that need no books cheap. `record` never blocks.
+rows are dropped, which keeps tests and tools that need no books cheap. `record` never blocks. Each
+row is also what the metrics count and the request's span is annotated with (`app.state.telemetry`).
 """
 
 from __future__ import annotations
@@ -38,3 +39,7 @@ def row_context(request: Request, *, endpoint: Endpoint, kind: str, model_reques
 def record_row(request: Request, row: LedgerRow) -> None:
     request.scope["state"]["log"]["ledger"] = row.status
     sink_of(request.app.state).record(row)
+    telemetry = request.app.state.get("telemetry")
+    if telemetry is not None:   # metrics from the very row the books keep; its facts on the request's span
+        pinned = request.scope["state"].get("gateway")
+        telemetry.observe_row(row, pinned.plan if pinned is not None else None)

@@ -13,6 +13,7 @@ from ..catalog.routing import rule_name
 from ..errors import NotFound
 from .errors import json_response
 from .openapi import ModelOperation, ModelsOperation
+from .pinning import gateway_of
 
 __all__ = ["list_models", "retrieve_model", "model_object"]
 
@@ -83,13 +84,13 @@ def _price(component: BillingComponent) -> dict[str, Any]:
 
 @get("/models", sync_to_thread=False, operation_class=ModelsOperation)
 def list_models(request: Request) -> Response:
-    plan: Plan = request.app.state.gateway.plan
+    plan: Plan = gateway_of(request).plan
     return json_response({"object": "list", "data": [model_object(m, plan) for m in plan.models]})
 
 
 @get("/models/{model_id:path}", sync_to_thread=False, operation_class=ModelOperation)
 def retrieve_model(request: Request, model_id: str) -> Response:
-    plan: Plan = request.app.state.gateway.plan
+    plan: Plan = gateway_of(request).plan
     route = plan.resolve(model_id.lstrip("/"))
     if route is None:
         raise NotFound(f"The model `{model_id.lstrip('/')}` does not exist.", param="model", code="model_not_found")

@@ -27,6 +27,7 @@ from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
 from .errors import decode_json_request
 from .openapi import SpeechOperation
+from .pinning import gateway_of
 
 __all__ = ["create_speech"]
 
@@ -98,7 +99,7 @@ async def _relay(request: Request, outcome: SpeechOutcome, ctx: RowContext, *, s
 async def create_speech(request: Request) -> Stream:
     raw = await request.body()
     speech = await decode_json_request(raw, SpeechRequest)
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = gateway_of(request)
     log = request.scope["state"]["log"]
     log["model_asked"] = speech.model
     route = gateway.route(speech.model)

@@ -24,6 +24,7 @@ from ..audio import DIARIZED_JSON, sse_delta, sse_done, sse_error, sse_segment
 from ..billing import decimal_text
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway, TranscriptStreamOutcome, billed_seconds
+from ..generations import LiveGateway
 from ..ledger import RowStatus
 from ..ledger.build import RowContext, failed_row, served_row
 from ..providers import TranscriptDone, TranscriptEvent, TranscriptSegment, UpstreamFailure
@@ -33,18 +34,19 @@ from ..transcription.report import usage_report
 from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
 from .openapi import TranscriptionOperation, TranslationOperation
+from .pinning import gateway_of
 
 __all__ = ["create_transcription", "create_translation", "upload_limits"]
 
 _EVENT_STREAM = "text/event-stream"  # Litestar adds `; charset=utf-8` to text/* media types
 
 
-def upload_limits(gateway: Gateway) -> UploadLimits:
+def upload_limits(gateway: Gateway | LiveGateway) -> UploadLimits:
     return UploadLimits(max_file_bytes=gateway.max_upload_bytes)
 
 
 async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = gateway_of(request)
     state = request.scope["state"]
     log = state["log"]
     started = state.get("started_perf", time.perf_counter())

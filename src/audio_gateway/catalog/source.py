@@ -7,7 +7,7 @@ point at the exact line an operator has to edit.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,12 @@ def read_source(name: str, text: str, env: Mapping[str, str], problems: list[Cat
     return SourceFile(name=name, data=data, lines=lines)
 
 
-def read_catalog_dir(directory: Path, env: Mapping[str, str], problems: list[CatalogProblem]) -> list[SourceFile]:
-    """Every *.yaml / *.yml below `directory`, in a stable (sorted) order."""
+def read_catalog_dir(directory: Path, env: Mapping[str, str], problems: list[CatalogProblem],
+                     digest: Callable[[bytes], object] | None = None) -> list[SourceFile]:
+    """Every *.yaml / *.yml below `directory`, in a stable (sorted) order.
+
+    `digest` (a hash's `update`) is fed each file's name and the very bytes that were parsed, so the
+    catalog's version is the content that was compiled, even if a file changes while it is read."""
     if not directory.is_dir():
         problems.append(CatalogProblem(file=str(directory), path=(), message="catalog directory does not exist"))
         return []
@@ -123,7 +127,10 @@ def read_catalog_dir(directory: Path, env: Mapping[str, str], problems: list[Cat
     sources = []
     for path in files:
         name = str(path.relative_to(directory.parent)) if directory.parent != path else str(path)
-        source = read_source(name, path.read_text(encoding="utf-8"), env, problems)
+        raw = path.read_bytes()
+        if digest is not None:
+            digest(b"%d:%s\0%d:" % (len(name), name.encode(), len(raw)) + raw)
+        source = read_source(name, raw.decode("utf-8"), env, problems)
         if source is not None:
             sources.append(source)
     return sources

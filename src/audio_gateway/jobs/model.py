@@ -153,6 +153,7 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     piece_count: int = 0                # speech: pieces the input is cut into (0 until the first run)
     key_name: str | None = None         # the submitting key's name, for the ledger (never the secret)
     route: str | None = None            # why its first target was first (x-gateway-route), set when it runs
+    traceparent: str | None = None      # the submitting request's span (W3C), which the job's spans link to
 
     def public(self, url: str | None = None, expires_at: int | None = None) -> dict[str, Any]:
         """The client-facing shape of GET /v1/jobs/{id}."""

@@ -11,8 +11,9 @@ import msgspec
 import redis.exceptions
 from saq.queue.redis import RedisQueue
 
-from ..gateway import Gateway
+from ..generations import LiveGateway
 from ..ledger import DiscardingSink, RowSink
+from ..observability.telemetry import Telemetry
 from ..settings import Settings
 from .storage import ObjectStore
 from .store import JobStore
@@ -32,16 +33,17 @@ BACKEND_OUTAGES: tuple[type[Exception], ...] = (
 
 class JobRuntime(msgspec.Struct, frozen=True):
     settings: Settings
-    gateway: Gateway
+    gateway: LiveGateway                # the catalog generation current now; a job pins one while it runs
     queue: RedisQueue
     store: JobStore
     objects: ObjectStore
     sink: RowSink = msgspec.field(default_factory=DiscardingSink)   # where job ledger rows go
+    telemetry: Telemetry | None = None   # metrics and traces of the jobs this process runs
 
 
 @asynccontextmanager
-async def open_job_runtime(settings: Settings, gateway: Gateway,
-                           sink: RowSink | None = None) -> AsyncIterator[JobRuntime]:
+async def open_job_runtime(settings: Settings, gateway: LiveGateway, sink: RowSink | None = None, *,
+                           telemetry: Telemetry | None = None) -> AsyncIterator[JobRuntime]:
     async with AsyncExitStack() as stack:
         assert settings.queue_url is not None  # jobs_enabled
         queue = RedisQueue.from_url(settings.queue_url, name="audio-gateway")
@@ -50,7 +52,7 @@ async def open_job_runtime(settings: Settings, gateway: Gateway,
         objects = await ObjectStore.open(settings, stack)
         store = JobStore(queue.redis, retention_seconds=settings.job_retention_seconds)
         yield JobRuntime(settings=settings, gateway=gateway, queue=queue, store=store, objects=objects,
-                         sink=sink or DiscardingSink())
+                         sink=sink or DiscardingSink(), telemetry=telemetry)
 
 
 async def _quietly(close: Callable[[], Awaitable[None]], what: str) -> None:

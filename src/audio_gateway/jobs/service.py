@@ -13,6 +13,7 @@ import msgspec
 
 from ..audio import UnreadableAudio, probe_audio
 from ..errors import Conflict, InvalidRequest, NotFound
+from ..observability.propagation import current_traceparent
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
 from ..transcription.request import parse_transcription_fields
@@ -162,6 +163,7 @@ class JobService:
     async def _create(self, record: JobRecord) -> tuple[JobRecord, bool]:
         """Record, then queue; a job that could not be queued is not left behind as a record."""
         settings = self.runtime.settings
+        record = msgspec.structs.replace(record, traceparent=current_traceparent())  # None unless tracing
         await self.runtime.store.create(record)
         try:
             await self.runtime.queue.enqueue(

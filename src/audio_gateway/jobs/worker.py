@@ -17,18 +17,20 @@ from typing import Any
 import msgspec
 from saq import Worker
 
-from ..catalog import Plan
+from ..catalog import LoadedCatalog, Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
 from ..gateway import Gateway
 from ..ledger import LedgerRow
 from ..ledger.build import RowContext, served_row
-from ..ledger.runtime import open_ledger
+from ..observability.propagation import current_trace_id
+from ..observability.telemetry import Telemetry
 from ..providers import UpstreamFailure
 from ..settings import Settings
 from .books import job_row
 from .model import JobError, JobRecord, JobResult, JobUsage, now, unfinished_job_error
+from .process import WorkerOptions, open_worker_process
 from .runner import run_speech, run_transcription, speech_usage
-from .runtime import TASK_NAME, JobRuntime, open_job_runtime
+from .runtime import TASK_NAME, JobRuntime
 from .shutdown import DrainingQueue
 
 __all__ = ["build_worker", "run_job"]
@@ -42,6 +44,12 @@ def _failed(error: GatewayError) -> JobError:
 
 
 def _record_row(runtime: JobRuntime, row: LedgerRow) -> None:
+    telemetry = runtime.telemetry
+    if telemetry is not None:   # the job's trace on its row; the row counted and put on the job's span
+        trace_id = current_trace_id()
+        if trace_id is not None and row.trace_id is None:
+            row = msgspec.structs.replace(row, trace_id=trace_id)
+        telemetry.observe_row(row, runtime.gateway.plan)
     runtime.sink.record(row)
 
 
@@ -77,7 +85,20 @@ async def _heartbeat(saq_job: Any, every: float) -> None:
 
 
 async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
+    """One attempt at a job, on the catalog generation current when it started, in a span of its own
+    (linked to the request that submitted it) when tracing is on."""
     runtime: JobRuntime = ctx["runtime"]
+    telemetry = runtime.telemetry
+    named = await runtime.store.get(job_id) if telemetry is not None and telemetry.tracing is not None else None
+    async with runtime.gateway.pinned() as gateway:
+        if named is None or telemetry is None:
+            await _run_job(ctx, runtime, gateway, job_id)
+            return
+        with telemetry.job(job_id, named.kind, named.model, named.traceparent):
+            await _run_job(ctx, runtime, gateway, job_id)
+
+
+async def _run_job(ctx: dict[str, Any], runtime: JobRuntime, gateway: Gateway, job_id: str) -> None:
     saq_job = ctx["job"]
     store = runtime.store
 
@@ -94,7 +115,7 @@ async def run_job(ctx: dict[str, Any], *, job_id: str) -> None:
 
     beat = asyncio.create_task(_heartbeat(saq_job, max(0.5, runtime.settings.job_heartbeat_seconds / 3)))
     try:
-        result, usage, row = await _produce(runtime, record, progress)
+        result, usage, row = await _produce(runtime, gateway, record, progress)
     except asyncio.CancelledError:
         current = await store.get(job_id)
         if current is not None and current.status == "cancelled":
@@ -142,11 +163,11 @@ def _wait_at_least(saq_job: Any, retry_after: str | None) -> None:
 RowOf = Callable[[JobRecord], LedgerRow]
 
 
-async def _produce(runtime: JobRuntime, record: JobRecord,
+async def _produce(runtime: JobRuntime, gateway: Gateway, record: JobRecord,
                    progress: Callable[[float], Awaitable[None]]) -> tuple[JobResult, JobUsage, RowOf]:
     """Run the job through the gateway and store its output in S3; also say how its ledger row reads."""
     if record.kind == "tts":
-        output = await run_speech(runtime.gateway, record, runtime.store, runtime.objects, progress,
+        output = await run_speech(gateway, record, runtime.store, runtime.objects, progress,
                                   runtime.settings.job_piece_concurrency)
 
         def row(done: JobRecord) -> LedgerRow:
@@ -154,7 +175,7 @@ async def _produce(runtime: JobRuntime, record: JobRecord,
     else:
         routes: list[str] = []
         try:
-            output, outcome = await run_transcription(runtime.gateway, record, runtime.objects, progress,
+            output, outcome = await run_transcription(gateway, record, runtime.objects, progress,
                                                       runtime.settings.file_url_allow, on_route=routes.append)
         finally:  # kept on the record even when it fails, so the failed job's row carries it too
             if routes:
@@ -201,14 +222,15 @@ class ExpectedFailureLog(logging.Filter):
         return True
 
 
-def build_worker(settings: Settings, plan: Plan) -> Worker:
+def build_worker(settings: Settings, catalog: Plan | LoadedCatalog, *, options: WorkerOptions = WorkerOptions(),
+                 telemetry: Telemetry | None = None) -> Worker:
     stack = contextlib.AsyncExitStack()
+    loaded = catalog if isinstance(catalog, LoadedCatalog) else LoadedCatalog(
+        plan=catalog, version="unversioned", loaded_at=datetime.now(UTC))
+    observed = telemetry or Telemetry(settings)
 
     async def startup(ctx: dict[str, Any]) -> None:
-        # ctx["ledger"].sink is where a job's row goes when it ends; closing the stack drains it.
-        ctx["ledger"] = await stack.enter_async_context(open_ledger(settings))
-        gateway = await stack.enter_async_context(Gateway.running(plan, deadline=settings.request_deadline_seconds))
-        ctx["runtime"] = await stack.enter_async_context(open_job_runtime(settings, gateway, ctx["ledger"].sink))
+        ctx["runtime"] = await stack.enter_async_context(open_worker_process(settings, loaded, observed, options))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await stack.aclose()

@@ -4,7 +4,8 @@ Requests are httpx `Request`s handed straight to the transport. `httpx.AsyncClie
 URL merging, a cookie jar, redirect and auth flows and event hooks on every call, none of which
 a fixed upstream uses, and under load they were about 14 % of the gateway's CPU
 (benchmarks/RESULTS.md). What the client did that matters is done here once: absolute URLs,
-the provider's auth header (`auth.py`), and the `timeout` extension the transport reads.
+the provider's auth header (`auth.py`), and the `timeout` extension the transport reads. When
+a span is current (tracing on: the routing attempt's), the request carries its W3C `traceparent`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 
 from ..catalog.model import Provider
+from ..observability.propagation import add_trace_headers
 from .aiohttp_transport import AiohttpTransport
 from .auth import auth_headers
 
@@ -40,8 +42,9 @@ class Upstream:
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **body: Any) -> httpx.Request:
         """`body` is httpx's: `content=`, or `data=` with `files=` for multipart."""
-        return httpx.Request(method, self.url(path), headers={**self._auth, **(headers or {})},
-                             extensions={"timeout": self._timeout}, **body)
+        sent = {**self._auth, **(headers or {})}
+        add_trace_headers(sent)
+        return httpx.Request(method, self.url(path), headers=sent, extensions={"timeout": self._timeout}, **body)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The response with its body unread: the caller streams it, or `aread()`s it, and closes it."""

@@ -106,6 +106,13 @@ class Breakers:
         self._by_name: Mapping[str, Breaker] = MappingProxyType(
             {p.name: Breaker(p.circuit_breaker, clock) for p in providers})
 
+    @classmethod
+    def of(cls, by_name: Mapping[str, Breaker]) -> Breakers:
+        """Breakers made earlier, kept by a catalog reload for providers whose settings did not change."""
+        breakers = cls(())
+        breakers._by_name = MappingProxyType(dict(by_name))
+        return breakers
+
     def __getitem__(self, provider: str) -> Breaker:
         return self._by_name[provider]
 

@@ -3,7 +3,9 @@
 Generic over what "serving" means: speech passes a function that opens a stream
 (and so commits only once the first audio byte is in hand), transcription one
 that returns a transcript. Every attempt is recorded so the final error, the
-headers and the log can say what happened.
+headers and the log can say what happened, and an optional `AttemptObserver`
+is told about each one as it happens (metrics and traces, which routing knows
+nothing of).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -22,7 +24,7 @@ from ..providers.failures import FailureKind, UpstreamFailure
 from .breaker import Breaker, Breakers
 from .policy import counts_against_provider, falls_back
 
-__all__ = ["Attempt", "Outcome", "Served", "serve_first", "Unsuitable"]
+__all__ = ["Attempt", "AttemptEnd", "AttemptObserver", "Outcome", "Served", "serve_first", "Unsuitable"]
 
 T = TypeVar("T")
 
@@ -60,6 +62,27 @@ class Attempt(msgspec.Struct, frozen=True):
     def reached_provider(self) -> bool:
         """False for targets skipped without a call (no key, circuit open, cannot honour the request)."""
         return self.outcome not in _SKIPPED
+
+
+AttemptEnd = Callable[[Attempt | None], None]
+"""Told what became of a target: its `Attempt`, or None when the call was abandoned (the caller went away)."""
+
+
+class AttemptObserver(Protocol):
+    """Watches routing without routing knowing what for. `begin` is called before a target is tried or
+    skipped, in the task that then makes the call (a tracer may make its span current for it); the
+    function it returns is called exactly once, in the same task, when the target's fate is known."""
+
+    def begin(self, target: Target, primary: Target) -> AttemptEnd: ...
+
+
+def _ignore(attempt: Attempt | None) -> None:
+    return None
+
+
+def _note(attempts: list[Attempt], end: AttemptEnd, attempt: Attempt) -> None:
+    attempts.append(attempt)
+    end(attempt)
 
 
 class Unsuitable(Exception):
@@ -106,7 +129,8 @@ def _record(breaker: Breaker, failure: UpstreamFailure) -> None:
 
 async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], Awaitable[T]], *,
                       breakers: Breakers, deadline: float | None = None,
-                      unavailable: Mapping[str, str] | None = None) -> Served[T]:
+                      unavailable: Mapping[str, str] | None = None,
+                      observer: AttemptObserver | None = None) -> Served[T]:
     """Run `attempt` on each target in order; return the first success or raise the right error.
 
     Providers in `unavailable` (name → why: no key, engine missing) and targets whose breaker is open
@@ -116,16 +140,19 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
     attempts: list[Attempt] = []
     unavailable = unavailable or {}
     expires = None if deadline is None else asyncio.get_running_loop().time() + deadline
+    primary = targets[0] if targets else None
     for target in targets:
         provider, model = target.provider.name, target.model.id
+        end = observer.begin(target, primary) if observer is not None and primary is not None else _ignore
+
         reason = unavailable.get(provider)
         if reason is not None:
-            attempts.append(Attempt(provider, model, Outcome.NOT_CONFIGURED, reason))
+            _note(attempts, end, Attempt(provider, model, Outcome.NOT_CONFIGURED, reason))
             continue
         breaker = breakers[provider]
         if not breaker.admit():
-            attempts.append(Attempt(provider, model, Outcome.CIRCUIT_OPEN,
-                                    f"circuit open after repeated failures (next probe in {breaker.retry_in():.1f} s)"))
+            _note(attempts, end, Attempt(provider, model, Outcome.CIRCUIT_OPEN,
+                         f"circuit open after repeated failures (next probe in {breaker.retry_in():.1f} s)"))
             continue
         cutoff = asyncio.timeout_at(expires)
         try:
@@ -133,11 +160,11 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
                 value = await attempt(target)
         except Unsuitable as exc:
             breaker.released()
-            attempts.append(Attempt(provider, model, Outcome.UNSUPPORTED, str(exc)))
+            _note(attempts, end, Attempt(provider, model, Outcome.UNSUPPORTED, str(exc)))
             continue
         except UpstreamFailure as failure:
             _record(breaker, failure)
-            attempts.append(Attempt(provider, model, Outcome.of(failure.kind), failure.describe(), failure.status))
+            _note(attempts, end, Attempt(provider, model, Outcome.of(failure.kind), failure.describe(), failure.status))
             if not falls_back(failure):
                 raise UpstreamClientError(
                     failure.status or 400, failure.message, param=failure.param, code=failure.code,
@@ -147,13 +174,15 @@ async def serve_first(targets: tuple[Target, ...], attempt: Callable[[Target], A
         except TimeoutError:
             breaker.released()  # our deadline, not the provider's own timeout: no verdict on it
             if not cutoff.expired():
+                end(None)
                 raise
-            attempts.append(Attempt(provider, model, Outcome.DEADLINE, f"cut off by the request deadline of {deadline:g} s"))
+            _note(attempts, end, Attempt(provider, model, Outcome.DEADLINE, f"cut off by the request deadline of {deadline:g} s"))
             break
         except BaseException:
             breaker.released()
+            end(None)
             raise
         breaker.succeeded()
-        attempts.append(Attempt(provider, model, Outcome.OK))
+        _note(attempts, end, Attempt(provider, model, Outcome.OK))
         return Served(value=value, target=target, attempts=tuple(attempts))
     raise _exhausted(attempts, breakers, deadline)
