@@ -187,7 +187,7 @@ def _closing_early(cycle: RequestResponseCycle) -> Any:
     (a reset for a client still sending), so keep-alive is switched back on after the head is written
     and `on_response_complete` lingers, then closes.
     """
-    send = cycle.send
+    send: Any = cycle.send
 
     async def send_closing(message: Any) -> None:
         if message["type"] != "http.response.start" or not cycle.more_body:
