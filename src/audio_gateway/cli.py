@@ -1,4 +1,4 @@
-"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade and usage (the ledger)."""
+"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade, usage (the ledger) and keys."""
 
 from __future__ import annotations
 
@@ -251,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--group-by", choices=("model", "key", "provider", "day"), default="model")
     usage.add_argument("--format", choices=("table", "csv", "json"), default="table")
     usage.set_defaults(run=_usage)
+    from .keys.cli import add_keys_commands
+
+    add_keys_commands(commands)
     return parser
 
 
