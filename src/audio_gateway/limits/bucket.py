@@ -14,6 +14,9 @@ from .model import RateRule, RateState, RateVerdict
 
 __all__ = ["refill", "take"]
 
+# Refills are float arithmetic: a bucket refilled to 0.99999999999997 of a token holds one token.
+_EPSILON = 1e-9
+
 
 def refill(tokens: float, updated: float, now: float, per_minute: int) -> float:
     if now <= updated:
@@ -29,7 +32,7 @@ def take(levels: Sequence[tuple[float, float] | None], rules: Sequence[RateRule]
                for level, rule in zip(levels, rules, strict=True)]
     retry, refused = 0.0, None
     for tokens, rule in zip(current, rules, strict=True):
-        if rule.cost > tokens:
+        if rule.cost > tokens + _EPSILON:
             wait = (rule.cost - tokens) * 60.0 / rule.per_minute
             if wait > retry or refused is None:
                 retry, refused = max(retry, wait), rule.dimension

@@ -43,21 +43,21 @@ for i = 1, n do
     t = math.min(cap, t + (now - ts) * cap / 60)
   end
   tokens[i] = t
-  if cost > t then
+  if cost > t + 1e-9 then
     local wait = (cost - t) * 60 / cap
     if refused == 0 or wait > retry then retry = math.max(retry, wait); refused = i end
   end
 end
-local out = {refused == 0 and 1 or 0, tostring(retry), refused}
+local out = {refused == 0 and 1 or 0, string.format('%.17g', retry), refused}
 for i = 1, n do
   local cap = tonumber(ARGV[1 + 2 * i])
   local cost = tonumber(ARGV[2 + 2 * i])
   if refused == 0 and charge then tokens[i] = tokens[i] - cost end
   if charge then
-    redis.call('HSET', KEYS[i], 't', tostring(tokens[i]), 'ts', ARGV[1])
+    redis.call('HSET', KEYS[i], 't', string.format('%.17g', tokens[i]), 'ts', ARGV[1])
     redis.call('EXPIRE', KEYS[i], 120)
   end
-  out[#out + 1] = tostring(tokens[i])
+  out[#out + 1] = string.format('%.17g', tokens[i])
 end
 return out
 """
