@@ -50,8 +50,8 @@ async def opened(url: str) -> AsyncIterator[tuple[LedgerStore, KeyStore]]:
 class Clock:
     """An injectable "now" a test moves forward instead of sleeping."""
 
-    def __init__(self, start: datetime = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)):
-        self.now = start
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime.now(UTC)   # ledger rows carry real times: start from the real now
 
     def __call__(self) -> datetime:
         return self.now
