@@ -105,7 +105,8 @@ class Limiter:
             return to_nano(await self._spend_since(name, start))
 
         found = await self.store.reserve(
-            account_name(name, limits, now), reservation, amount=to_nano(cost), budget=to_nano(limits.budget_usd),
+            # At least one nano-dollar: a spent budget refuses even a request whose cost is not known yet.
+            account_name(name, limits, now), reservation, amount=max(to_nano(cost), 1), budget=to_nano(limits.budget_usd),
             now=now.timestamp(), hold_until=now.timestamp() + hold,
             expire_at=(end + timedelta(days=1)).timestamp() if end is not None else None, seed=seed)
         if found.allowed:
@@ -124,10 +125,11 @@ class Limiter:
             return ()
         return (await self.store.take(name, rules, self._clock().timestamp(), charge=False)).states
 
-    async def settle(self, name: str, limits: KeyLimits, reservation: str, cost_usd: Decimal) -> None:
+    async def settle(self, reservation: str, cost_usd: Decimal) -> None:
+        """The real cost replaces the hold (from the request's middleware, or a job worker when the job ends)."""
         settled = await self.store.settle(reservation, to_nano(cost_usd))
         if settled is not None and settled.warn:
-            period = limits.budget_period or "month"
+            name, period, _ = settled.account.rsplit(":", 2)
             log.warning("key %s has spent %s%% of its %s budget ($%s of $%s)", name,
                         round(settled.spent * 100 / settled.budget), period, decimal_text(from_nano(settled.spent)),
                         decimal_text(from_nano(settled.budget)))

@@ -63,6 +63,7 @@ class Reserved(msgspec.Struct, frozen=True):
 
 
 class Settled(msgspec.Struct, frozen=True):
+    account: str                  # "<key>:<period>:<period start>"
     spent: int
     budget: int
     warn: bool                    # the spend reached 80 % of the budget for the first time this period

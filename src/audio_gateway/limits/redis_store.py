@@ -158,7 +158,7 @@ class RedisLimitStore(LimitStore):
         out = await self._settle(keys=self._keys(account, reservation), args=[reservation, str(cost)])
         if int(out[0]) == -1:
             return None
-        return Settled(spent=int(out[1]), budget=int(out[2]), warn=bool(int(out[3])))
+        return Settled(account=account, spent=int(out[1]), budget=int(out[2]), warn=bool(int(out[3])))
 
     async def release(self, reservation: str) -> None:
         account = await self._account_of(reservation)
