@@ -91,9 +91,9 @@ async def _finish(limiter: Limiter, key: ClientKey, state: dict[str, Any]) -> No
         try:
             cost = state.get("settle_usd")
             if cost is None:
-                await limiter.release(admission.reservation)
+                await limiter.release(admission.reservation, admission.account)
             else:
-                await limiter.settle(admission.reservation, cost)
+                await limiter.settle(admission.reservation, cost, admission.account)
         except LIMIT_OUTAGES as exc:
             log.warning("could not settle reservation %s of key %s (%s); it expires on its own",
                         admission.reservation, key.name, type(exc).__name__)

@@ -17,7 +17,7 @@ from ..jobs.service import FileUrlJob, JobService, body_hash
 from ..limits import Dimension
 from ..speech import SpeechRequest
 from ..transcription import read_multipart
-from .admission import admit, keep_reservation
+from .admission import LIMIT_OUTAGES, admit, keep_reservation
 from .auth import client_key
 from .body import read_capped
 from .errors import decode_json_body, decode_json_request, gateway_error_response, json_response
@@ -125,4 +125,11 @@ async def list_jobs(request: Request) -> Response:
 @delete("/jobs/{job_id:str}", status_code=200, operation_class=JobOperation, exception_handlers=_OUTAGE_HANDLERS)
 async def cancel_job(request: Request, job_id: str) -> Response:
     service = _service(request)
-    return json_response(await service.public(await service.cancel(_owner(request), job_id)))
+    record = await service.cancel(_owner(request), job_id)
+    limiter = request.app.state.get("limiter")
+    if record.started_at is None and limiter is not None:   # never ran: no row will settle its reservation
+        try:
+            await limiter.release(record.id)
+        except LIMIT_OUTAGES:
+            log.warning("could not release the reservation of cancelled job %s; it expires on its own", record.id)
+    return json_response(await service.public(record))

@@ -62,7 +62,7 @@ class MemoryLimitStore(LimitStore):
         account.holds.pop(reservation, None)
         return name, account
 
-    async def settle(self, reservation: str, cost: int) -> Settled | None:
+    async def settle(self, reservation: str, cost: int, account: str | None = None) -> Settled | None:
         found = self._drop(reservation)
         if found is None:
             return None
@@ -72,5 +72,5 @@ class MemoryLimitStore(LimitStore):
         account.warned = account.warned or warn
         return Settled(account=name, spent=account.spent, budget=account.budget, warn=warn)
 
-    async def release(self, reservation: str) -> None:
+    async def release(self, reservation: str, account: str | None = None) -> None:
         self._drop(reservation)
