@@ -169,7 +169,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                             metrics_host=args.metrics_host)
     worker = build_worker(settings, source.load(), options=options)
     logging.getLogger("saq").addFilter(ExpectedFailureLog())
-    log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, settings.queue_url.split("@")[-1])
+    log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, (settings.queue_url or "").split("@")[-1])
     asyncio.run(run_worker(worker))  # SIGTERM/SIGINT drain it: running jobs finish or are re-queued
     return 0
 
@@ -290,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
 def _skip_unused_record_fields() -> None:
     """The log format never shows caller, thread or process, so records need not gather them: one access
     line per request made findCaller's stack walk a cost under load (Logging HOWTO, "Optimization")."""
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

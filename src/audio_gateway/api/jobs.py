@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.types import ExceptionHandlersMap
 
 from ..billing import RequestFacts
 from ..catalog import Route, Target
@@ -54,7 +55,7 @@ def _backend_down(request: Request, exc: Exception) -> Response:
 
 
 # Per job route: only these handlers touch Redis and S3.
-_OUTAGE_HANDLERS = {outage: _backend_down for outage in BACKEND_OUTAGES}
+_OUTAGE_HANDLERS: ExceptionHandlersMap = {outage: _backend_down for outage in BACKEND_OUTAGES}
 
 
 def _owner(request: Request) -> JobOwner:

@@ -6,14 +6,14 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import anyio.to_thread
 import msgspec
 
 from ..audio import UnreadableAudio, probe_audio
 from ..billing import RequestFacts
-from ..catalog import Route, Target
+from ..catalog import Route, Target, TtsCapabilities
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..gateway import speech_facts
 from ..limits import Dimension
@@ -65,10 +65,11 @@ class JobService:
     async def submit_speech(self, owner: JobOwner, body: SpeechRequest, body_hash: str, idempotency_key: str | None,
                             key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         route = self.runtime.gateway.route(body.model)
-        if route.model.kind == "stt":
+        capabilities = route.model.capabilities
+        if not isinstance(capabilities, TtsCapabilities):
             raise InvalidRequest(f"{route.model.id} is a speech-to-text model; send the audio as multipart/form-data "
                                  "or JSON with `file_url`.", param="model")
-        validate_speech(body, route, max_chars=route.model.capabilities.max_job_input_chars)
+        validate_speech(body, route, max_chars=capabilities.max_job_input_chars)
         if body.stream_format != "audio":
             raise InvalidRequest("Jobs produce a file; `stream_format` must be `audio`.", param="stream_format")
         record = JobRecord(id=new_job_id(), owner=owner.id, kind="tts", model=route.model.id, created_at=now(),
@@ -85,8 +86,10 @@ class JobService:
         validate_transcription(form, route, upload)
         if form.stream:
             raise InvalidRequest("Jobs produce a file; `stream` is not supported.", param="stream")
+        file = upload.file
+        assert file is not None, "validate_transcription refuses a form without a file"
         try:
-            info = await anyio.to_thread.run_sync(probe_audio, upload.file)
+            info = await anyio.to_thread.run_sync(probe_audio, file)
         except UnreadableAudio as exc:
             raise InvalidRequest(f"The file is not readable audio ({exc.reason}).", param="file",
                                  code="invalid_file_format") from None
@@ -95,7 +98,7 @@ class JobService:
         if admit is not None:
             facts = RequestFacts(kind="stt", prompt=form.prompt or "", audio_seconds=audio_seconds(info))
             await admit(route, lambda _target: facts, {Dimension.AUDIO_SECONDS: float(facts.audio_seconds)}, job_id)
-        digest = await anyio.to_thread.run_sync(_file_digest, upload)
+        digest = await anyio.to_thread.run_sync(_file_digest, file)
         body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         record = JobRecord(id=job_id, owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=upload.filename), body_hash=body_hash,
@@ -104,7 +107,7 @@ class JobService:
             if replay is not None:
                 return replay, False
             key = self.runtime.objects.key(owner.id, job_id, "input", _safe_name(upload.filename))
-            await self.runtime.objects.put(key, upload.file, upload.content_type)
+            await self.runtime.objects.put(key, file, upload.content_type)
             return await self._create(msgspec.structs.replace(record, input_key=key))
 
     async def submit_file_url(self, owner: JobOwner, body: FileUrlJob, body_hash: str, idempotency_key: str | None,
@@ -254,12 +257,12 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(msgspec.json.encode(value, order="sorted")).hexdigest()
 
 
-def _file_digest(upload: Upload) -> str:
+def _file_digest(file: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    upload.file.seek(0)
-    while chunk := upload.file.read(1024 * 1024):
+    file.seek(0)
+    while chunk := file.read(1024 * 1024):
         digest.update(chunk)
-    upload.file.seek(0)
+    file.seek(0)
     return digest.hexdigest()
 
 
