@@ -66,11 +66,11 @@ class MemoryLimitStore(LimitStore):
         found = self._drop(reservation)
         if found is None:
             return None
-        name, account = found
-        account.spent += cost
-        warn = account.budget > 0 and not account.warned and account.spent * 5 >= account.budget * 4
-        account.warned = account.warned or warn
-        return Settled(account=name, spent=account.spent, budget=account.budget, warn=warn)
+        name, held_on = found
+        held_on.spent += cost
+        warn = held_on.budget > 0 and not held_on.warned and held_on.spent * 5 >= held_on.budget * 4
+        held_on.warned = held_on.warned or warn
+        return Settled(account=name, spent=held_on.spent, budget=held_on.budget, warn=warn)
 
     async def release(self, reservation: str, account: str | None = None) -> None:
         self._drop(reservation)

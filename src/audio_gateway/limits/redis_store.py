@@ -209,6 +209,7 @@ class RedisLimitStore(LimitStore):
         out = await self._admit_once(budget, key, rules, now, None)
         if out is None:
             out = await self._admit_once(budget, key, rules, now, await seed())
+        assert out is not None, "a seeded account exists"
         return out
 
     async def _admit_once(self, budget: BudgetAsk | None, key: str, rules: Sequence[RateRule], now: float,

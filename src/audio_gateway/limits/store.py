@@ -44,6 +44,7 @@ class LimitStore(ABC):
         found = await self._reserve(account, reservation, amount, budget, now, hold_until, expire_at, None)
         if found is None:
             found = await self._reserve(account, reservation, amount, budget, now, hold_until, expire_at, await seed())
+        assert found is not None, "a seeded account exists"
         return found
 
     @abstractmethod
