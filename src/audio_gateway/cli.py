@@ -1,4 +1,4 @@
-"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade and usage (the ledger)."""
+"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade, usage (the ledger) and keys."""
 
 from __future__ import annotations
 
@@ -47,11 +47,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _database_keys(settings: Settings) -> int:
+    """How many keys the database holds (0 when it has none yet, or cannot be read: then open mode stays
+    loopback-only, the safe side)."""
+    import asyncio
+
+    from .keys.store import KeyStore
+    from .ledger.runtime import ledger_url
+    from .ledger.store import LedgerStore
+
+    url = ledger_url(settings)
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).exists():
+        return 0   # no ledger file yet, so no keys (and nothing created by asking)
+
+    async def count() -> int:
+        ledger = LedgerStore.from_url(url)
+        try:
+            return len(await KeyStore(ledger.engine).all())
+        finally:
+            await ledger.close()
+
+    try:
+        return asyncio.run(count())
+    except Exception:  # no keys table yet (first start), or the database is down: treat as no keys
+        return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.auth_enabled:
+    if not settings.auth_enabled and not _database_keys(settings):
         if not _is_loopback(args.host):
             print(f"audio-gateway: refusing to listen on {args.host} without client keys. "
-                  "Set AUDIO_GATEWAY_API_KEYS (comma-separated) or bind to 127.0.0.1.", file=sys.stderr)
+                  "Set AUDIO_GATEWAY_API_KEYS (comma-separated), create one with `audio-gateway keys create`, "
+                  "or bind to 127.0.0.1.", file=sys.stderr)
             return 2
         log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
     if settings.secret_key is not None:
@@ -67,6 +94,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     log.info("catalog version %s: %d models", catalog.version, len(catalog.plan.routes))
     _hold_sighup()
     workers = args.workers or settings.workers
+    if workers > 1 and not settings.limits_url:
+        log.warning("AUDIO_GATEWAY_REDIS_URL is not set: with %d worker processes, keys' budgets and rate limits "
+                    "are enforced by each process on its own (set it to share them)", workers)
     if workers > 1:
         return _serve_prefork(args, settings, source, catalog, workers)
     import uvicorn
@@ -251,6 +281,9 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--group-by", choices=("model", "key", "provider", "day"), default="model")
     usage.add_argument("--format", choices=("table", "csv", "json"), default="table")
     usage.set_defaults(run=_usage)
+    from .keys.cli import add_keys_commands
+
+    add_keys_commands(commands)
     return parser
 
 

@@ -15,6 +15,7 @@ from typing import overload
 import msgspec
 
 from .catalog.model import ProviderOverrides
+from .keys.model import KeyLimits
 from .server_secret import SecretKeyError, ServerSecret, resolve
 
 __all__ = ["Settings", "ClientKey", "SettingsError", "TracingSettings", "parse_api_keys", "owner_id"]
@@ -35,6 +36,8 @@ class ClientKey(msgspec.Struct, frozen=True):
     secret: str
     owner: str
     admin: bool = False
+    # Database keys (keys/): what the key may use and spend. None for environment keys, which are unlimited.
+    limits: KeyLimits | None = None
 
     @property
     def legacy_owner(self) -> str:
@@ -206,6 +209,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_connections: int = 1000
     # `serve` processes: above 1, forked from one parent that started up once (prefork.py).
     workers: int = 1
+    # Budgets and rate limits (issue 12): shared by every replica in this Redis; unset, each process keeps its own.
+    redis_url: str | None = None
+    keys_poll_seconds: float = 1.0
     # Async jobs (optional: without a queue URL /v1/jobs answers 503).
     queue_url: str | None = None
     s3_bucket: str | None = None
@@ -261,6 +267,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             max_header_bytes=_int(env, "AUDIO_GATEWAY_MAX_HEADER_BYTES", 64 * 1024),
             max_connections=_at_least_one(env, "AUDIO_GATEWAY_MAX_CONNECTIONS", 1000),
             workers=_at_least_one(env, "AUDIO_GATEWAY_WORKERS", 1),
+            redis_url=env.get("AUDIO_GATEWAY_REDIS_URL", "").strip() or None,
+            keys_poll_seconds=_float(env, "AUDIO_GATEWAY_KEYS_POLL_INTERVAL", 1.0) or 1.0,
             queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
             s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
             s3_prefix=s3_prefix,
@@ -288,6 +296,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def auth_enabled(self) -> bool:
         return bool(self.api_keys)
+
+    @property
+    def limits_url(self) -> str | None:
+        """Where keys' budgets and rate limits live: AUDIO_GATEWAY_REDIS_URL, else the jobs' Redis when jobs
+        are on (their workers settle job reservations there), else None: each process on its own."""
+        return self.redis_url or (self.queue_url if self.jobs_enabled else None)
 
     @property
     def jobs_enabled(self) -> bool:

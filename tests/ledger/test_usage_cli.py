@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from audio_gateway.ledger.migrate import head_revision
+
 from ..test_cli import run_cli
 from .dataset import DATASET, DAY, PAGED_DAYS
 from .rows import T0_UNIX
@@ -72,7 +74,7 @@ def test_db_upgrade_creates_the_ledger_in_the_data_dir(tmp_path):
     for _ in range(2):                                     # the second run finds nothing to do
         result = run_cli("db", "upgrade", env=env)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.startswith("ledger database sqlite+aiosqlite:///") and "revision 0001" in result.stdout
+        assert result.stdout.startswith("ledger database sqlite+aiosqlite:///") and f"revision {head_revision()}" in result.stdout
     assert (tmp_path / "data" / "ledger.db").is_file()
     nothing = run_cli("usage", "--format", "json", env=env)
     assert nothing.returncode == 0 and json.loads(nothing.stdout)["total"]["requests"] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import IO, Any, Literal
 
@@ -12,11 +12,15 @@ import anyio.to_thread
 import msgspec
 
 from ..audio import UnreadableAudio, probe_audio
-from ..catalog import TtsCapabilities
+from ..billing import RequestFacts
+from ..catalog import Route, Target, TtsCapabilities
 from ..errors import Conflict, InvalidRequest, NotFound
+from ..gateway import speech_facts
+from ..limits import Dimension
 from ..observability.propagation import current_traceparent
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
+from ..transcription.pipeline import audio_seconds
 from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url, parse_s3_url
 from .model import FINAL_STATUSES, JobOwner, JobRecord, SpeechJob, TranscriptionJob, new_job_id, now, unfinished_job_error
@@ -26,7 +30,11 @@ from .runtime import BACKEND_OUTAGES, TASK_NAME, JobRuntime
 from .s3_access import check_s3_read
 from .store import UnknownCursor
 
-__all__ = ["JobService", "FileUrlJob"]
+__all__ = ["JobService", "FileUrlJob", "JobAdmit"]
+
+# A limited key's check before a job is queued (api/admission.py): the route, the request's facts per
+# target, what it takes from the rate buckets, and the job id its reservation is held under.
+JobAdmit = Callable[[Route, Callable[[Target], RequestFacts], Mapping[Dimension, float], str], Awaitable[None]]
 
 
 class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,7 +63,7 @@ class JobService:
     # -- submit ----------------------------------------------------------------------------------------
 
     async def submit_speech(self, owner: JobOwner, body: SpeechRequest, body_hash: str, idempotency_key: str | None,
-                            key_name: str | None = None) -> tuple[JobRecord, bool]:
+                            key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         route = self.runtime.gateway.route(body.model)
         capabilities = route.model.capabilities
         if not isinstance(capabilities, TtsCapabilities):
@@ -66,10 +74,13 @@ class JobService:
             raise InvalidRequest("Jobs produce a file; `stream_format` must be `audio`.", param="stream_format")
         record = JobRecord(id=new_job_id(), owner=owner.id, kind="tts", model=route.model.id, created_at=now(),
                            request=SpeechJob(body), body_hash=body_hash, key_name=key_name)
+        if admit is not None:
+            await admit(route, lambda target: speech_facts(body, target), {Dimension.CHARACTERS: len(body.input)},
+                        record.id)
         return await self._enqueue(record, owner, idempotency_key)
 
     async def submit_upload(self, owner: JobOwner, upload: Upload, idempotency_key: str | None,
-                            key_name: str | None = None) -> tuple[JobRecord, bool]:
+                            key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         form = parse_transcription_form(upload, "transcribe")
         route = self.runtime.gateway.route(form.model)
         validate_transcription(form, route, upload)
@@ -83,9 +94,12 @@ class JobService:
             raise InvalidRequest(f"The file is not readable audio ({exc.reason}).", param="file",
                                  code="invalid_file_format") from None
         check_duration(info, route, form)
+        job_id = new_job_id()
+        if admit is not None:
+            facts = RequestFacts(kind="stt", prompt=form.prompt or "", audio_seconds=audio_seconds(info))
+            await admit(route, lambda _target: facts, {Dimension.AUDIO_SECONDS: float(facts.audio_seconds)}, job_id)
         digest = await anyio.to_thread.run_sync(_file_digest, file)
         body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
-        job_id = new_job_id()
         record = JobRecord(id=job_id, owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=upload.filename), body_hash=body_hash,
                            key_name=key_name)
@@ -97,7 +111,7 @@ class JobService:
             return await self._create(msgspec.structs.replace(record, input_key=key))
 
     async def submit_file_url(self, owner: JobOwner, body: FileUrlJob, body_hash: str, idempotency_key: str | None,
-                              key_name: str | None = None) -> tuple[JobRecord, bool]:
+                              key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         check_file_url(body.file_url, self.runtime.objects.bucket)
         if body.file_url.startswith("s3://"):  # another key's upload or result is not this key's to read
             check_s3_read(parse_s3_url(body.file_url)[1], owners=owner.ids, job_prefix=self.runtime.objects.prefix,
@@ -120,6 +134,9 @@ class JobService:
         record = JobRecord(id=new_job_id(), owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=body.file_url.rsplit("/", 1)[-1] or "audio"),
                            file_url=body.file_url, body_hash=body_hash, key_name=key_name)
+        if admit is not None:   # the audio's length is unknown until fetched: only a spent budget refuses it
+            facts = RequestFacts(kind="stt", prompt=form.prompt or "")
+            await admit(route, lambda _target: facts, {}, record.id)
         return await self._enqueue(record, owner, idempotency_key)
 
     @asynccontextmanager

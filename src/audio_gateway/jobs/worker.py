@@ -52,6 +52,8 @@ def _record_row(runtime: JobRuntime, row: LedgerRow) -> None:
             row = msgspec.structs.replace(row, trace_id=trace_id)
         telemetry.observe_row(row, runtime.gateway.plan)
     runtime.sink.record(row)
+    if runtime.settle is not None:
+        runtime.settle(row)
 
 
 async def _fail(runtime: JobRuntime, job_id: str, error: JobError, *, http_status: int = 502) -> None:
