@@ -28,6 +28,7 @@ from .billing import count_tokens
 from .catalog import LoadedCatalog, Plan
 from .catalog.reload import CatalogReloader, CatalogSource
 from .generations import LiveGateway
+from .heap import freeze_startup_heap
 from .jobs.runtime import open_job_runtime
 from .jobs.service import JobService
 from .ledger.runtime import open_ledger
@@ -47,10 +48,12 @@ def _warm_tokenizers(plan: Plan) -> None:
 
 def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: CatalogSource | None = None,
                telemetry: Telemetry | None = None, reload_on_sighup: bool = False, watch: bool = False,
-               metrics_socket: socket.socket | None = None) -> Litestar:
+               metrics_socket: socket.socket | None = None, freeze_heap: bool = False) -> Litestar:
     """`source` makes the catalog reloadable (`app.state.reloader`; SIGHUP with `reload_on_sighup`, file
     changes with `watch`). `telemetry` is made here unless the caller made it (prefork: before forking;
-    tests: with an in-memory span exporter). `metrics_socket`: the metrics port, bound by a prefork parent."""
+    tests: with an in-memory span exporter). `metrics_socket`: the metrics port, bound by a prefork parent.
+    `freeze_heap`: once started, freeze the start-up heap out of the collector's way (`heap.py`; the CLI's
+    serving processes, not tests that build many apps in one process)."""
     catalog = plan if isinstance(plan, LoadedCatalog) else LoadedCatalog(plan=plan, version="unversioned",
                                                                           loaded_at=datetime.now(UTC))
     _warm_tokenizers(catalog.plan)
@@ -77,6 +80,8 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
             if metrics_port and telemetry.metrics is not None:
                 await stack.enter_async_context(metrics_listener(
                     lambda: render_metrics(app.state), sock=metrics_socket, port=settings.metrics_port or 0))
+            if freeze_heap:
+                freeze_startup_heap()
             yield
 
     v1 = Router(
