@@ -15,6 +15,7 @@ from . import __version__
 from .api.auth import ApiKeyMiddleware, KeyRing
 from .api.client_timeout import ClientTimeoutMiddleware
 from .api.errors import exception_handlers
+from .api.handler_memo import memoize_exception_handlers
 from .api.health import healthz, readyz
 from .api.jobs import cancel_job, create_job, get_job, list_jobs
 from .api.metrics import metrics, render_metrics
@@ -95,7 +96,7 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
     # App-level, not on the /v1 router: Litestar deep-copies routers, and these hold the one live gateway
     # and the process's telemetry. Observation is for /v1 requests only (it checks the path).
     observing = [DefineMiddleware(ObservabilityMiddleware, telemetry=telemetry)] if telemetry.active else []
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, readyz, *extra_routes, v1],
         lifespan=[lifespan],
         state=State({"settings": settings, "gateway": live, "telemetry": telemetry, "reloader": reloader,
@@ -109,3 +110,5 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
         request_max_body_size=1024 * 1024,
         logging_config=None,  # the CLI configured logging (AUDIO_GATEWAY_LOG_LEVEL); Litestar's would reset it
     )
+    memoize_exception_handlers(app)
+    return app
