@@ -15,6 +15,7 @@ from . import __version__
 from .api.auth import ApiKeyMiddleware, KeyRing
 from .api.client_timeout import ClientTimeoutMiddleware
 from .api.errors import exception_handlers
+from .api.handler_memo import memoize_exception_handlers
 from .api.health import healthz, readyz
 from .api.jobs import cancel_job, create_job, get_job, list_jobs
 from .api.keys import KEY_ROUTES
@@ -29,6 +30,7 @@ from .billing import count_tokens
 from .catalog import LoadedCatalog, Plan
 from .catalog.reload import CatalogReloader, CatalogSource
 from .generations import LiveGateway
+from .heap import freeze_startup_heap
 from .jobs.runtime import open_job_runtime
 from .jobs.service import JobService
 from .keys.admin import KeyAdmin
@@ -84,11 +86,14 @@ async def _open_keys(app: Litestar, stack: AsyncExitStack, settings: Settings, r
 
 def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: CatalogSource | None = None,
                telemetry: Telemetry | None = None, reload_on_sighup: bool = False, watch: bool = False,
-               metrics_socket: socket.socket | None = None, clock: Callable[[], datetime] | None = None) -> Litestar:
+               metrics_socket: socket.socket | None = None, clock: Callable[[], datetime] | None = None,
+               freeze_heap: bool = False) -> Litestar:
     """`source` makes the catalog reloadable (`app.state.reloader`; SIGHUP with `reload_on_sighup`, file
     changes with `watch`). `telemetry` is made here unless the caller made it (prefork: before forking;
     tests: with an in-memory span exporter). `metrics_socket`: the metrics port, bound by a prefork parent.
-    `clock`: "now" for budgets and rate limits (tests move it instead of sleeping through a minute)."""
+    `clock`: "now" for budgets and rate limits (tests move it instead of sleeping through a minute).
+    `freeze_heap`: once started, freeze the start-up heap out of the collector's way (`heap.py`; the CLI's
+    serving processes, not tests that build many apps in one process)."""
     catalog = plan if isinstance(plan, LoadedCatalog) else LoadedCatalog(plan=plan, version="unversioned",
                                                                           loaded_at=datetime.now(UTC))
     _warm_tokenizers(catalog.plan)
@@ -116,6 +121,8 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
             if metrics_port and telemetry.metrics is not None:
                 await stack.enter_async_context(metrics_listener(
                     lambda: render_metrics(app.state), sock=metrics_socket, port=settings.metrics_port or 0))
+            if freeze_heap:
+                freeze_startup_heap()
             yield
 
     v1 = Router(
@@ -129,7 +136,7 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
     # App-level, not on the /v1 router: Litestar deep-copies routers, and these hold the one live gateway
     # and the process's telemetry. Observation is for /v1 requests only (it checks the path).
     observing = [DefineMiddleware(ObservabilityMiddleware, telemetry=telemetry)] if telemetry.active else []
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, readyz, *extra_routes, v1],
         lifespan=[lifespan],
         state=State({"settings": settings, "gateway": live, "telemetry": telemetry, "reloader": reloader,
@@ -143,3 +150,5 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
         request_max_body_size=1024 * 1024,
         logging_config=None,  # the CLI configured logging (AUDIO_GATEWAY_LOG_LEVEL); Litestar's would reset it
     )
+    memoize_exception_handlers(app)
+    return app

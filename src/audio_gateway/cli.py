@@ -104,7 +104,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .app import create_app
     from .serving import uvicorn_config
 
-    app = create_app(settings, catalog, source=source, reload_on_sighup=True, watch=args.watch)
+    app = create_app(settings, catalog, source=source, reload_on_sighup=True, watch=args.watch, freeze_heap=True)
     # uvicorn drains on SIGTERM, then re-raises it to the handler it found: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = uvicorn.Server(uvicorn_config(app, settings, host=args.host, port=args.port))
@@ -129,7 +129,7 @@ def _serve_prefork(args: argparse.Namespace, settings: Settings, source: Catalog
         metrics_socket = (bind_metrics_socket(settings.metrics_port)
                           if settings.metrics_port is not None and settings.metrics_enabled else None)
         app = create_app(settings, catalog, source=source, telemetry=telemetry, reload_on_sighup=True,
-                         watch=args.watch, metrics_socket=metrics_socket)
+                         watch=args.watch, metrics_socket=metrics_socket, freeze_heap=True)
         reloader = app.state.reloader
 
         def child_started(stale: bool) -> None:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 from litestar import Request, post
-from litestar.response import Stream
+from litestar.types import ASGIApp
 
 from ..billing import RequestFacts, Unit, Usage, decimal_text
 from ..errors import UpstreamClientError, UpstreamUnavailable
@@ -30,6 +30,7 @@ from .books import record_row, row_context
 from .errors import decode_json_request
 from .openapi import SpeechOperation
 from .pinning import gateway_of
+from .streamed import StreamedBody
 
 __all__ = ["create_speech"]
 
@@ -98,7 +99,7 @@ async def _relay(request: Request, outcome: SpeechOutcome, ctx: RowContext, *, s
 
 
 @post("/audio/speech", status_code=200, operation_class=SpeechOperation)
-async def create_speech(request: Request) -> Stream:
+async def create_speech(request: Request) -> ASGIApp:
     raw = await request.body()
     speech = await decode_json_request(raw, SpeechRequest)
     gateway: Gateway = gateway_of(request)
@@ -125,4 +126,4 @@ async def create_speech(request: Request) -> Stream:
     headers = gateway_headers(outcome.target, outcome.attempts, charge)
     sse = speech.stream_format == "sse"
     media_type = _EVENT_STREAM if sse else outcome.stream.content_type
-    return Stream(_relay(request, outcome, ctx, sse=sse), media_type=media_type, headers=headers)
+    return StreamedBody(_relay(request, outcome, ctx, sse=sse), media_type=media_type, headers=headers)

@@ -36,6 +36,11 @@ class WavLayout(msgspec.Struct, frozen=True):
     data_bytes: int  # bytes FFmpeg reads from the last data chunk (its stated size, cut at the end of the file)
     stray_bytes: int  # bytes it skips that other readers take for audio: earlier data chunks, a tail of no chunks
     complete: bool  # the walk followed FFmpeg's to the end, so ``data_bytes`` is exactly what it reads
+    format_tag: int = 0  # the fmt chunk's wFormatTag (1: integer PCM) and bits per sample
+    bits: int = 0
+    little_endian: bool = True  # RIFF; RIFX is big-endian
+    data_offset: int = 0  # where the audio FFmpeg reads begins (the last data chunk's body)
+    tags: tuple[bytes, ...] = ()  # the chunks walked, in file order
 
 
 def read_wav_layout(fileobj: IO[bytes], size: int) -> WavLayout | None:
@@ -61,6 +66,8 @@ def _walk(fileobj: IO[bytes], size: int) -> WavLayout | None:
         return None
     fmt: tuple[int, ...] | None = None
     data: list[int] = []  # bytes FFmpeg would read of every data chunk, in file order
+    data_offset = 0
+    tags: list[bytes] = []
     stray = 0
     complete = True
     pos = 12
@@ -76,11 +83,14 @@ def _walk(fileobj: IO[bytes], size: int) -> WavLayout | None:
             stray += size - pos
             complete = False
             break
+        tags.append(tag)
         if tag == b"data" and length in _STREAMED_SIZES:
             data.append(size - body)
+            data_offset = body
             break  # FFmpeg reads to the end and looks no further
         if tag == b"data":
             data.append(min(length, size - body))
+            data_offset = body
         elif tag == b"fmt " and fmt is None and length >= 16:
             fmt = struct.unpack(order + "HHIIHH", _read(fileobj, body, 16))
         end = body + length
@@ -94,6 +104,7 @@ def _walk(fileobj: IO[bytes], size: int) -> WavLayout | None:
         complete = False
     if fmt is None or not data:
         return None
-    _format_tag, channels, sample_rate, _byte_rate, block_align, _bits = fmt
+    format_tag, channels, sample_rate, _byte_rate, block_align, bits = fmt
     return WavLayout(channels=channels, sample_rate=sample_rate, block_align=block_align, data_bytes=data[-1],
-                     stray_bytes=stray + sum(data[:-1]), complete=complete)
+                     stray_bytes=stray + sum(data[:-1]), complete=complete, format_tag=format_tag, bits=bits,
+                     little_endian=order == "<", data_offset=data_offset, tags=tuple(tags))

@@ -27,7 +27,10 @@ import certifi
 import httpx
 from yarl import URL
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AIOHTTP_URL", "AiohttpTransport"]
+
+# A request extension: its URL already parsed as a yarl URL (`upstream.py` keeps one per path).
+AIOHTTP_URL = "aiohttp_url"
 
 # Checked in order: the first matching aiohttp class picks the httpx exception.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -78,6 +81,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}  # one per setting
 
     def _open(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
         if self._session is None or self._slots is None:
@@ -108,12 +112,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             except httpx.RequestNotRead:
                 body = request.stream  # type: ignore[assignment]
             headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "transfer-encoding"]
+            url = request.extensions.get(AIOHTTP_URL) or URL(str(request.url), encoded=True)
             with _mapped(request):
                 response = await session.request(
-                    request.method, URL(str(request.url), encoded=True), headers=headers, data=body,
-                    allow_redirects=False, compress=None,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"),
-                                                  sock_read=timeout.get("read")),
+                    request.method, url, headers=headers, data=body, allow_redirects=False, compress=None,
+                    timeout=self._timeout(timeout.get("connect"), timeout.get("read")),
                 )
         except BaseException:
             slots.release()
@@ -122,6 +125,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             status_code=response.status, headers=response.raw_headers, stream=_Body(response, request, slots),
             request=request, extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
         )
+
+    def _timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+        found = self._timeouts.get((connect, read))
+        if found is None:
+            found = self._timeouts[(connect, read)] = aiohttp.ClientTimeout(total=None, sock_connect=connect,
+                                                                            sock_read=read)
+        return found
 
     async def aclose(self) -> None:
         if self._session is not None:

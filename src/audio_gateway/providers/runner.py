@@ -22,6 +22,7 @@ import msgspec
 from ..audio.formats import speech_content_type
 from .base import AudioStream, SpeechCall, TranscriptEvent, TranscriptionCall, TranscriptionResult, TranscriptStream
 from .failures import FailureKind, UpstreamFailure
+from .multipart_body import multipart_body
 from .redact import safe_message
 from .sse import SseParser
 from .translator import AudioDelta, AudioDone, Malformed, StreamError, Translator, UpstreamRequest
@@ -46,9 +47,10 @@ class HttpAdapter:
     def _http_request(self, request: UpstreamRequest) -> httpx.Request:
         if request.multipart is not None:
             form = request.multipart
-            form.file.seek(0)
-            return self.upstream.request(request.method, request.path, data=form.fields,
-                                         files={form.file_field: (form.filename, form.file, form.content_type)})
+            body = multipart_body(form.fields, form.file_field, form.filename, form.file, form.content_type)
+            return self.upstream.request(request.method, request.path, content=body.content,
+                                         headers={"Content-Type": body.content_type,
+                                                  "Content-Length": str(body.length)})
         return self.upstream.request(request.method, request.path, content=msgspec.json.encode(request.json),
                                      headers={"Content-Type": "application/json"})
 

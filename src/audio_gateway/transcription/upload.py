@@ -1,13 +1,17 @@
 """Reading a multipart upload as it arrives: size-capped, spooled, one copy.
 
 python-multipart's streaming parser (the one Starlette uses) feeds us parts chunk
-by chunk. File bytes go into a `SpooledTemporaryFile` (memory up to 1 MiB, then
-disk) that fallback re-sends from; text fields are capped; the upload is refused
-(413) the moment it passes the limit, without reading the rest.
+by chunk. File bytes go into memory up to 1 MiB, then to a temporary file, which
+fallback re-sends from; text fields are capped; the upload is refused (413) the
+moment it passes the limit, without reading the rest. In memory it is a plain
+`io.BytesIO`, so the upstream body (`providers/multipart_body.py`) and the probe can
+take its buffer as it is: a `SpooledTemporaryFile` goes to disk on the first
+`fileno()`, which httpx's encoder called, and hides its buffer.
 """
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO
@@ -57,6 +61,14 @@ class Upload(msgspec.Struct):
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+
+
+def _to_disk(memory: io.BytesIO) -> IO[bytes]:
+    """Past SPOOL_BYTES: the bytes so far into an unnamed temporary file, which takes the rest."""
+    disk = tempfile.TemporaryFile()
+    disk.write(memory.getbuffer())
+    memory.close()
+    return disk
 
 
 class _Collector:
@@ -109,7 +121,7 @@ class _Collector:
                 raise InvalidRequest(f"Unexpected file field {self._name!r}; upload the audio as `file`.", param=self._name)
             if self.upload.file is not None:
                 raise InvalidRequest("Send exactly one `file`.", param="file")
-            self.upload.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+            self.upload.file = io.BytesIO()
             self.upload.filename = (filename or b"").decode("utf-8", "replace") or "audio"
             self.upload.content_type = self._headers.get(b"content-type", b"application/octet-stream").decode("latin-1")
 
@@ -122,7 +134,9 @@ class _Collector:
                     f"The uploaded file is larger than {self.limits.max_file_bytes // (1024 * 1024)} MB.",
                     param="file", code="file_too_large")
             assert self.upload.file is not None  # opened when its headers finished
-            self.upload.file.write(data[start:end])
+            self.upload.file.write(memoryview(data)[start:end])  # a view: the one copy is the write
+            if self.upload.file_bytes > SPOOL_BYTES and isinstance(self.upload.file, io.BytesIO):
+                self.upload.file = _to_disk(self.upload.file)
         else:
             self._value += data[start:end]
             if len(self._value) > self.limits.field_limit(self._name):
