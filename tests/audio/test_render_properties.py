@@ -44,10 +44,12 @@ def _ms(h: str, m: str, s: str, ms: str) -> int:
 
 
 def _limit(t: Transcript) -> int:
+    """The latest a cue may end: the duration, else the latest finite end, at most the renderer's 2**53 ms
+    ceiling (an end of 1e308 s is finite, but not in milliseconds)."""
     if t.duration > 0:
-        return round(t.duration * 1000)
+        return round(min(t.duration * 1000, 2**53))
     ends = [s.end for s in t.segments if math.isfinite(s.end) and s.end > 0]
-    return round(max(ends, default=0.0) * 1000)
+    return round(min(max(ends, default=0.0) * 1000, 2**53))
 
 
 def _check_cues(cues: list[tuple[int, int]], t: Transcript) -> None:
