@@ -124,13 +124,13 @@ def test_adding_a_model_is_a_yaml_only_change(tmp_path, fake_openai, fake_silico
         "    billing: [{unit: minute, price_usd: 0.012}]\n"
     )
     shutil.copytree(CATALOG_DIR.parent / "schema", tmp_path / "schema")
-    server = GatewayServer(provider_env(fake_openai, fake_siliconflow), catalog_dir=catalog).start()
+    server = GatewayServer(provider_env(fake_openai, fake_siliconflow, AUDIO_GATEWAY_UPSTREAM_TIMEOUT="10"), catalog_dir=catalog).start()
     try:
         from ..audio_samples import make_wav
 
         response = httpx.post(f"{server.url}/v1/audio/transcriptions", data={"model": "telespeech", "response_format": "srt"},
                               files={"file": ("a.wav", make_wav(5.0), "audio/wav")},
-                              headers={"Authorization": f"Bearer {CLIENT_KEYS['alice']}"})
+                              headers={"Authorization": f"Bearer {CLIENT_KEYS['alice']}"}, timeout=30)
         assert response.status_code == 200, response.text
         assert response.headers["x-gateway-model"] == "teleai/telespeech-asr"
         assert response.headers["x-gateway-cost-usd"] == "0.001"

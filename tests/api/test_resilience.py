@@ -80,12 +80,10 @@ def test_three_failures_open_the_circuit_then_fallback_stops_waiting(start_gatew
     assert ready.status_code == 200 and ready.json()["status"] == "degraded"
     assert circuit(server, "siliconflow")["state"] == "closed"
 
-    started = time.monotonic()
-    response = speak(server)
-    assert time.monotonic() - started < 0.4               # straight to the next target
+    response = speak(server)                              # straight to the next target, not waiting 0.5 s:
     assert response.status_code == 200 and response.headers["x-gateway-provider"] == "siliconflow"
     assert response.headers["x-gateway-attempts"] == "1"  # the skipped target was never called
-    assert fake_openai.hits == 3
+    assert fake_openai.hits == 3                          # (proved by counts, not a wall-clock bound)
 
 
 def test_after_the_cooldown_a_successful_probe_closes_it(start_gateway, fake_openai):
