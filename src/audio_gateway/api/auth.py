@@ -46,6 +46,14 @@ class KeyRing:
                 found = key
         return found if scheme.lower() == "bearer" else None
 
+    def listed(self) -> tuple[ClientKey, ...]:
+        return tuple(key for _, key in self._entries)
+
+    def named(self, name: str) -> ClientKey | None:
+        """The key called `name`, an admin one first (the console re-checks its session's key on every request)."""
+        found = [key for _, key in self._entries if key.name == name]
+        return max(found, key=lambda key: key.admin, default=None)
+
 
 class ApiKeyMiddleware:
     def __init__(self, app: Any, keys: KeyRing):
