@@ -7,7 +7,6 @@ at the end of the run.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import time
@@ -63,7 +62,7 @@ def console_gateway(fake_openai, fake_siliconflow, tmp_path_factory):
                        AUDIO_GATEWAY_ADMIN_KEYS=f"{ADMIN[0]}:{ADMIN[1]}", AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL="0.05")
     server = GatewayServer(env).start()
     rows = seed_rows(datetime.now(UTC))
-    asyncio.run(_insert(url, rows))
+    server.call(_insert(url, rows))   # on the server's loop: Playwright's sync API may hold this thread's
     # One real request too, so a row made by the gateway itself (its own attempts) is on the pages.
     spoken = httpx.post(f"{server.url}/v1/audio/speech", headers={"Authorization": f"Bearer {CLIENT_KEYS['alice']}"},
                         json={"model": "tts-1", "voice": "alloy", "input": "Console, this is a real request."}, timeout=10)

@@ -7,7 +7,8 @@ const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2
 
 // `series`: {group: [value per bucket]}; values may be decimal strings (money): the chart plots floats,
 // the figures beside it stay exact.
-export function timeChart(title, buckets, series, { format = String, height = 220 } = {}) {
+// `whole`: the values are counts, so the y axis ticks at whole numbers only.
+export function timeChart(title, buckets, series, { format = String, height = 220, whole = false } = {}) {
   const names = Object.keys(series);
   const box = h("figure", { class: "chart", dataset: { chart: title } }, h("figcaption", {}, title));
   const plot = h("div", { class: "plot" });
@@ -23,7 +24,8 @@ export function timeChart(title, buckets, series, { format = String, height = 22
       fill: `${PALETTE[i % PALETTE.length]}22`, points: { size: 4 },
       value: (u, v) => (v === null || v === undefined ? "—" : format(v)),
     }))],
-    axes: [{}, { values: (u, ticks) => ticks.map((v) => format(v)), size: 70 }],
+    axes: [{}, { values: (u, ticks) => ticks.map((v) => format(v)), size: 70,
+      ...(whole ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6] } : {}) }],
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1e-9) * 1.1] } },
     legend: { show: true },
     cursor: { points: { size: 6 } },

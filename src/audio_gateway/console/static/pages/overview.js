@@ -24,7 +24,10 @@ function toggle(options, current, onPick, name) {
 
 export async function render(view) {
   const data = await api(`/console/api/overview${query({ range: state.range })}`);
-  const rerender = () => render(clear(view)).then(() => { document.body.dataset.ready = "overview"; });
+  const rerender = () => {
+    document.body.dataset.ready = "";
+    return render(clear(view)).then(() => { document.body.dataset.ready = "overview"; });
+  };
   const errors = data.error_rate;
   const by = data[`by_${state.group}`];
   view.append(
@@ -42,7 +45,7 @@ export async function render(view) {
       stat("error-rate", "Error rate (15 min)", errors.rate, percent(errors.rate),
         `${count(errors.errors)} of ${count(errors.requests)} requests failed`)),
     h("div", { class: "charts" },
-      timeChart(`Requests by ${state.group}`, data.buckets, by.requests, { format: count }),
+      timeChart(`Requests by ${state.group}`, data.buckets, by.requests, { format: count, whole: true }),
       timeChart(`Spend by ${state.group}`, data.buckets, by.cost_usd, { format: (v) => money(Number(v).toFixed(6)) }),
-      timeChart(`Fallbacks by ${state.group}`, data.buckets, by.fallbacks, { format: count })));
+      timeChart(`Fallbacks by ${state.group}`, data.buckets, by.fallbacks, { format: count, whole: true })));
 }

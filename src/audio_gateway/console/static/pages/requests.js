@@ -71,7 +71,10 @@ async function lookUp(panel, id) {
 }
 
 export async function render(view, { args }) {
-  rerender = () => render(clear(view), { args: [] }).then(() => { document.body.dataset.ready = "requests"; });
+  rerender = () => {
+    document.body.dataset.ready = "";
+    return render(clear(view), { args: [] }).then(() => { document.body.dataset.ready = "requests"; });
+  };
   const [options, page] = await Promise.all([api("/console/api/options"), api(`/console/api/requests${query(filters)}`)]);
   const panel = h("div", { id: "detail-panel" });
   const idInput = h("input", { type: "search", id: "request-id", placeholder: "x-request-id", value: args[0] || "", spellcheck: "false" });
