@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from audio_gateway.ledger import LedgerRow
+import msgspec
+
+from audio_gateway.ledger import LedgerAttempt, LedgerRow
 
 from ..ledger.rows import failed_row, speech_row, transcription_row
 
@@ -42,4 +44,16 @@ def seed_rows(now: datetime) -> list[LedgerRow]:
     rows.append(failed_row("seed-m-failed-0", when=ago(days=3, hours=5), key="alice", kind="stt"))
     for i in range(2):   # older than any range
         rows.append(speech_row(f"seed-old-{i}", when=ago(days=40 + i), key="alice", model=TTS))
-    return rows
+    rows.append(speech_row("seed-h-skip-0", when=ago(minutes=14), key="alice", model=COSY, provider="siliconflow",
+                           price="0.0000075", fell_back=True, attempt_outcomes=(
+                               LedgerAttempt(provider="openai", model=TTS, outcome="circuit_open"),
+                               LedgerAttempt(provider="siliconflow", model=COSY, outcome="served"))))
+    return [_routing_words(row) for row in rows]
+
+
+def _routing_words(row: LedgerRow) -> LedgerRow:
+    """The shared row builders say served/failed; routing writes its own outcomes (ok, status, timeout…)."""
+    def word(a: LedgerAttempt) -> LedgerAttempt:
+        outcome = {"served": "ok", "failed": "status" if a.status else "timeout"}.get(a.outcome, a.outcome)
+        return msgspec.structs.replace(a, outcome=outcome)
+    return msgspec.structs.replace(row, attempt_outcomes=tuple(word(a) for a in row.attempt_outcomes))

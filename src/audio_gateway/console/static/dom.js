@@ -31,7 +31,8 @@ export function table(columns, rows, rowAttrs = () => ({})) {
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : undefined }, c.label)))),
       h("tbody", {}, rows.length
         ? rows.map((row) => h("tr", rowAttrs(row), columns.map((c) =>
-          h("td", { class: c.num ? "num" : undefined, "data-label": c.label, dataset: { field: c.key } }, c.cell(row)))))
+          h("td", { class: c.num ? "num" : undefined, "data-label": c.label, dataset: { field: c.key } },
+            h("div", { class: "cell" }, c.cell(row))))))
         : h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, "Nothing here yet.")))));
 }
 

@@ -4,12 +4,13 @@ import { badge, h, table } from "../dom.js";
 import { count, duration, seconds } from "../format.js";
 
 const CIRCUIT = { closed: "ok", half_open: "warn", open: "bad" };
+const SKIPPED = new Set(["not_configured", "circuit_open", "unsupported"]);   // routing passed it by, no call made
 
 function outcomes(attempts) {
   const entries = Object.entries(attempts).sort();
   if (!entries.length) return h("span", { class: "muted" }, "none");
   return h("span", { class: "chips" }, entries.map(([outcome, n]) =>
-    h("span", { class: `chip ${outcome === "ok" ? "ok" : ""}`, dataset: { outcome, value: n } }, `${outcome} ${count(n)}`)));
+    h("span", { class: `chip ${outcome === "ok" ? "ok" : SKIPPED.has(outcome) ? "skip" : ""}`, dataset: { outcome, value: n } }, `${outcome} ${count(n)}`)));
 }
 
 export async function render(view) {
