@@ -8,6 +8,7 @@ import pytest
 
 from .fakes import FakeOpenAI, FakeSiliconFlow
 from .support.server_thread import GatewayServer
+from .support.services import PostgresServer, RedisServer
 
 OPENAI_KEY = "sk-provider-openai-SECRET-0123456789"
 SILICONFLOW_KEY = "sk-provider-siliconflow-SECRET-9876543210"
@@ -52,6 +53,20 @@ def provider_env(fake_openai, fake_siliconflow, **overrides: str) -> dict[str, s
     }
     env.update(overrides)
     return env
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from .api.client_timeout import ClientTimeoutMiddleware
 from .api.errors import exception_handlers
 from .api.health import healthz, readyz
 from .api.jobs import cancel_job, create_job, get_job, list_jobs
+from .api.keys import KEY_ROUTES
 from .api.metrics import metrics, render_metrics
 from .api.models import list_models, retrieve_model
 from .api.openapi import openapi_config
@@ -31,7 +32,12 @@ from .console import console_router, session_codec
 from .generations import LiveGateway
 from .jobs.runtime import open_job_runtime
 from .jobs.service import JobService
+from .keys.admin import KeyAdmin
+from .keys.cache import KeyCache
+from .keys.store import KeyStore
 from .ledger.runtime import open_ledger
+from .limits import LimitStore
+from .limits.guard import Limiter
 from .observability.listener import metrics_listener
 from .observability.middleware import ObservabilityMiddleware
 from .observability.telemetry import Telemetry
@@ -46,12 +52,44 @@ def _warm_tokenizers(plan: Plan) -> None:
         count_tokens("warm-up", tokenizer)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _open_keys(app: Litestar, stack: AsyncExitStack, settings: Settings, ring: KeyRing, live: LiveGateway,
+                     telemetry: Telemetry, clock: Callable[[], datetime]) -> None:
+    """Database keys (in the ledger's database), the limit store (Redis or this process) and the limiter."""
+    ledger = app.state.ledger.store
+    store = KeyStore(ledger.engine)
+    cache = await stack.enter_async_context(
+        KeyCache(store, settings.secret_key, poll_seconds=settings.keys_poll_seconds).running())
+    limits = LimitStore.from_url(settings.redis_url)
+    stack.push_async_callback(limits.close)
+    metrics = telemetry.metrics
+
+    def warned(name: str, period: str) -> None:
+        if metrics is not None:
+            metrics.budget_warnings(name, period).inc()
+
+    limiter = Limiter(limits, ledger.spend_since, clock=clock, on_warning=warned,
+                      hold_seconds=max(900.0, 2 * settings.request_deadline_seconds))
+    ring.attach(cache, limiter)
+    app.state.limiter = limiter
+
+    def resolve(name: str) -> str | None:
+        route = live.plan.resolve(name)
+        return route.model.id if route is not None else None
+
+    app.state.key_admin = KeyAdmin(store, ledger, resolve=resolve, reserved=ring.env_names, clock=clock)
+
+
 def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: CatalogSource | None = None,
                telemetry: Telemetry | None = None, reload_on_sighup: bool = False, watch: bool = False,
-               metrics_socket: socket.socket | None = None) -> Litestar:
+               metrics_socket: socket.socket | None = None, clock: Callable[[], datetime] | None = None) -> Litestar:
     """`source` makes the catalog reloadable (`app.state.reloader`; SIGHUP with `reload_on_sighup`, file
     changes with `watch`). `telemetry` is made here unless the caller made it (prefork: before forking;
-    tests: with an in-memory span exporter). `metrics_socket`: the metrics port, bound by a prefork parent."""
+    tests: with an in-memory span exporter). `metrics_socket`: the metrics port, bound by a prefork parent.
+    `clock`: "now" for budgets and rate limits (tests move it instead of sleeping through a minute)."""
     catalog = plan if isinstance(plan, LoadedCatalog) else LoadedCatalog(plan=plan, version="unversioned",
                                                                           loaded_at=datetime.now(UTC))
     _warm_tokenizers(catalog.plan)
@@ -68,6 +106,7 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
         async with AsyncExitStack() as stack:
             # The ledger opens first and closes last: rows of requests that finish during shutdown are drained too.
             app.state.ledger = await stack.enter_async_context(open_ledger(settings))
+            await _open_keys(app, stack, settings, keys, live, telemetry, clock or _utc_now)
             await stack.enter_async_context(live.serving())
             await stack.enter_async_context(telemetry.running(live.circuit_views))
             if reloader is not None:
@@ -85,7 +124,7 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
         path="/v1",
         middleware=[DefineMiddleware(ApiKeyMiddleware, keys=keys)],
         route_handlers=[list_models, retrieve_model, create_speech, create_transcription, create_translation,
-                        create_job, get_job, list_jobs, cancel_job,
+                        create_job, get_job, list_jobs, cancel_job, *KEY_ROUTES,
                         usage_audio_speeches, usage_audio_transcriptions, costs, request_usage],
     )
     extra_routes = [metrics] if telemetry.metrics is not None else []

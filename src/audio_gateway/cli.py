@@ -1,4 +1,4 @@
-"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade and usage (the ledger)."""
+"""`audio-gateway`: serve, catalog check/show, worker (jobs), db upgrade, usage (the ledger) and keys."""
 
 from __future__ import annotations
 
@@ -67,6 +67,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     log.info("catalog version %s: %d models", catalog.version, len(catalog.plan.routes))
     _hold_sighup()
     workers = args.workers or settings.workers
+    if workers > 1 and not settings.redis_url:
+        log.warning("AUDIO_GATEWAY_REDIS_URL is not set: with %d worker processes, keys' budgets and rate limits "
+                    "are enforced by each process on its own (set it to share them)", workers)
     if workers > 1:
         return _serve_prefork(args, settings, source, catalog, workers)
     import uvicorn
@@ -251,6 +254,9 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--group-by", choices=("model", "key", "provider", "day"), default="model")
     usage.add_argument("--format", choices=("table", "csv", "json"), default="table")
     usage.set_defaults(run=_usage)
+    from .keys.cli import add_keys_commands
+
+    add_keys_commands(commands)
     return parser
 
 

@@ -8,6 +8,8 @@
      ├── RequestTimeout        408    invalid_request_error / client_timeout (the body stalled)
      ├── Conflict              409    invalid_request_error (idempotency key reuse, finished job)
      ├── PayloadTooLarge       413    invalid_request_error
+     ├── QuotaExceeded         429    insufficient_quota (the key's budget for this period is spent)
+     ├── RateLimited           429    requests / characters / audio_seconds, code rate_limit_exceeded
      ├── UpstreamClientError   4xx    the provider refused the caller's input (passed through)
      ├── UpstreamUnavailable   502/503/504  every target failed; lists each attempt
      └── ServiceUnavailable    503    a feature is not configured (e.g. jobs without Redis)
@@ -17,13 +19,14 @@ Anything else that escapes a handler becomes a 500 `server_error` with no detail
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
 
 __all__ = [
     "GatewayError", "InvalidRequest", "AuthenticationFailed", "PermissionDenied", "NotFound", "RequestTimeout",
-    "Conflict", "PayloadTooLarge", "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
+    "Conflict", "PayloadTooLarge", "QuotaExceeded", "RateLimited", "UpstreamClientError", "UpstreamUnavailable", "ServiceUnavailable", "error_body", "encode_error",
 ]
 
 
@@ -96,6 +99,30 @@ class Conflict(GatewayError):
 class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
+
+
+class QuotaExceeded(GatewayError):
+    """429 as OpenAI sends it for a spent quota. `x-should-retry: false` tells the OpenAI SDKs not to retry:
+    waiting a second will not refill a budget."""
+
+    status = 429
+    type = "insufficient_quota"
+
+    def __init__(self, message: str):
+        super().__init__(message, code="insufficient_quota", headers={"x-should-retry": "false"})
+
+
+class RateLimited(GatewayError):
+    """429 as OpenAI sends it for a rate limit: `type` names what ran out (OpenAI: "requests", "tokens")."""
+
+    status = 429
+
+    def __init__(self, message: str, *, type_: str, retry_after: float):
+        wait = max(retry_after, 0.001)
+        super().__init__(message, code="rate_limit_exceeded",
+                         headers={"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(math.ceil(wait * 1000))})
+        self.type = type_
+        self.states: tuple[Any, ...] = ()   # the buckets' levels, for the x-ratelimit headers
 
 
 class UpstreamClientError(GatewayError):

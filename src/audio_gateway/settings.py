@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 
 from .catalog.model import ProviderOverrides
+from .keys.model import KeyLimits
 from .server_secret import SecretKeyError, ServerSecret, resolve
 
 __all__ = ["Settings", "ClientKey", "SettingsError", "TracingSettings", "parse_api_keys", "owner_id"]
@@ -34,6 +35,8 @@ class ClientKey(msgspec.Struct, frozen=True):
     secret: str
     owner: str
     admin: bool = False
+    # Database keys (keys/): what the key may use and spend. None for environment keys, which are unlimited.
+    limits: KeyLimits | None = None
 
     @property
     def legacy_owner(self) -> str:
@@ -201,6 +204,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_connections: int = 1000
     # `serve` processes: above 1, forked from one parent that started up once (prefork.py).
     workers: int = 1
+    # Budgets and rate limits (issue 12): shared by every replica in this Redis; unset, each process keeps its own.
+    redis_url: str | None = None
+    keys_poll_seconds: float = 1.0
     # Async jobs (optional: without a queue URL /v1/jobs answers 503).
     queue_url: str | None = None
     s3_bucket: str | None = None
@@ -256,6 +262,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             max_header_bytes=_int(env, "AUDIO_GATEWAY_MAX_HEADER_BYTES", 64 * 1024),
             max_connections=_at_least_one(env, "AUDIO_GATEWAY_MAX_CONNECTIONS", 1000),
             workers=_at_least_one(env, "AUDIO_GATEWAY_WORKERS", 1),
+            redis_url=env.get("AUDIO_GATEWAY_REDIS_URL", "").strip() or None,
+            keys_poll_seconds=_float(env, "AUDIO_GATEWAY_KEYS_POLL_INTERVAL", 1.0) or 1.0,
             queue_url=env.get("AUDIO_GATEWAY_QUEUE_URL") or None,
             s3_bucket=env.get("AUDIO_GATEWAY_S3_BUCKET") or None,
             s3_prefix=s3_prefix,

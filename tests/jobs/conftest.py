@@ -9,18 +9,11 @@ import pytest
 
 from ..conftest import keyed_client, provider_env
 from ..support.server_thread import GatewayServer
-from ..support.services import MotoS3Server, RedisServer, WorkerProcess
+from ..support.services import MotoS3Server, WorkerProcess
 
 BUCKET = "audio-gateway-jobs"
 INBOX = "inbox/"
 """A prefix outside the job prefix (test/) that s3:// file_urls may name (AUDIO_GATEWAY_S3_READ_ALLOW)."""
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    server = RedisServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -15,16 +15,8 @@ from audio_gateway.ledger.store import LedgerStore
 
 from ..conftest import keyed_client, provider_env
 from ..support.server_thread import GatewayServer
-from ..support.services import PostgresServer
 
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    server = PostgresServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="session")

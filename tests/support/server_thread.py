@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +32,8 @@ CATALOG_DIR = REPO / "catalog"
 
 
 class GatewayServer:
-    def __init__(self, env: Mapping[str, str], *, catalog_dir: Path = CATALOG_DIR, telemetry: Telemetry | None = None):
+    def __init__(self, env: Mapping[str, str], *, catalog_dir: Path = CATALOG_DIR, telemetry: Telemetry | None = None,
+                 clock: Callable[[], datetime] | None = None):
         # A ledger of its own (SQLite in a temporary data directory) unless the test names one.
         self.env = {"AUDIO_GATEWAY_DATA_DIR": tempfile.mkdtemp(prefix="ag-data-"), **env}
         self.settings = Settings.from_env({**self.env, "AUDIO_GATEWAY_CATALOG": str(catalog_dir)})
@@ -39,7 +41,8 @@ class GatewayServer:
         catalog = self.source.load()
         self.plan: Plan = catalog.plan
         # Tests may put a recording ledger on app.state.
-        self.app = create_app(self.settings, catalog, source=self.source, telemetry=telemetry)
+        # `clock`: "now" for budgets and rate limits, moved by the test instead of sleeping.
+        self.app = create_app(self.settings, catalog, source=self.source, telemetry=telemetry, clock=clock)
         config = uvicorn_config(self.app, self.settings, host="127.0.0.1", port=0,
                                 log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)

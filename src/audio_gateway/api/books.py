@@ -37,7 +37,10 @@ def row_context(request: Request, *, endpoint: Endpoint, kind: str, model_reques
 
 
 def record_row(request: Request, row: LedgerRow) -> None:
-    request.scope["state"]["log"]["ledger"] = row.status
+    state = request.scope["state"]
+    state["log"]["ledger"] = row.status
+    if "admission" in state:   # the key's reservation is settled with this very cost (api/admission.py)
+        state["settle_usd"] = row.cost_usd
     sink_of(request.app.state).record(row)
     telemetry = request.app.state.get("telemetry")
     if telemetry is not None:   # metrics from the very row the books keep; its facts on the request's span

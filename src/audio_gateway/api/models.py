@@ -11,6 +11,8 @@ from ..billing import UNITS, Unit, decimal_text
 from ..catalog import BillingComponent, Model, Plan, Route, TtsModel
 from ..catalog.routing import rule_name
 from ..errors import NotFound
+from .admission import check_model
+from .auth import client_key
 from .errors import json_response
 from .openapi import ModelOperation, ModelsOperation
 from .pinning import gateway_of
@@ -85,7 +87,10 @@ def _price(component: BillingComponent) -> dict[str, Any]:
 @get("/models", sync_to_thread=False, operation_class=ModelsOperation)
 def list_models(request: Request) -> Response:
     plan: Plan = gateway_of(request).plan
-    return json_response({"object": "list", "data": [model_object(m, plan) for m in plan.models]})
+    key = client_key(request)
+    limits = key.limits if key is not None else None   # a key limited to some models sees only those
+    models = [m for m in plan.models if limits is None or limits.allows(m.id)]
+    return json_response({"object": "list", "data": [model_object(m, plan) for m in models]})
 
 
 @get("/models/{model_id:path}", sync_to_thread=False, operation_class=ModelOperation)
@@ -94,4 +99,5 @@ def retrieve_model(request: Request, model_id: str) -> Response:
     route = plan.resolve(model_id.lstrip("/"))
     if route is None:
         raise NotFound(f"The model `{model_id.lstrip('/')}` does not exist.", param="model", code="model_not_found")
+    check_model(request, route)
     return json_response(model_object(route.model, plan))

@@ -21,8 +21,10 @@ from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway, SpeechOutcome, speech_facts
 from ..ledger import RowStatus
 from ..ledger.build import RowContext, failed_row, served_row
+from ..limits import Dimension
 from ..providers import UpstreamFailure
 from ..speech import SpeechRequest, validate_speech
+from .admission import admit
 from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
 from .errors import decode_json_request
@@ -104,6 +106,8 @@ async def create_speech(request: Request) -> Stream:
     log["model_asked"] = speech.model
     route = gateway.route(speech.model)
     validate_speech(speech, route)
+    await admit(request, route, facts_for=lambda target: speech_facts(speech, target),
+                units={Dimension.CHARACTERS: len(speech.input)})
     state = request.scope["state"]
     decision = gateway.decide_speech(speech, route, request_id=state["request_id"])
     state["route"] = decision.reason  # x-gateway-route (context middleware) and the row, via row_context

@@ -21,16 +21,18 @@ from litestar import Request, Response, post
 from litestar.response import Stream
 
 from ..audio import DIARIZED_JSON, sse_delta, sse_done, sse_error, sse_segment
-from ..billing import decimal_text
+from ..billing import RequestFacts, decimal_text
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway, TranscriptStreamOutcome, billed_seconds
 from ..generations import LiveGateway
 from ..ledger import RowStatus
 from ..ledger.build import RowContext, failed_row, served_row
+from ..limits import Dimension
 from ..providers import TranscriptDone, TranscriptEvent, TranscriptSegment, UpstreamFailure
 from ..transcription import TranscriptionRequest, UploadLimits, parse_transcription_form, read_multipart
 from ..transcription.pipeline import render_outcome, stream_upload, transcribe_upload
 from ..transcription.report import usage_report
+from .admission import admit, check_model
 from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
 from .openapi import TranscriptionOperation, TranslationOperation
@@ -55,6 +57,11 @@ async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> 
         form = parse_transcription_form(upload, task)
         log["model_asked"] = form.model
         route = gateway.route(form.model)
+        check_model(request, route)   # before the upload is probed
+
+        async def before_call(facts: RequestFacts) -> None:
+            await admit(request, route, facts_for=lambda _target: facts,
+                        units={Dimension.AUDIO_SECONDS: float(facts.audio_seconds)})
 
         def context() -> RowContext:  # built once routed: the row carries state["route"]
             return row_context(request, endpoint="audio.translations" if task == "translate" else "audio.transcriptions",
@@ -64,10 +71,10 @@ async def _serve(request: Request, task: Literal["transcribe", "translate"]) -> 
             on_route = lambda reason: state.__setitem__("route", reason)  # noqa: E731
             if form.stream:
                 streamed, info = await stream_upload(gateway, route, form, upload, request_id=state["request_id"],
-                                                     on_route=on_route)
+                                                     on_route=on_route, before_call=before_call)
             else:
                 outcome, info = await transcribe_upload(gateway, route, form, upload, request_id=state["request_id"],
-                                                        on_route=on_route)
+                                                        on_route=on_route, before_call=before_call)
         except (UpstreamUnavailable, UpstreamClientError) as exc:
             record_row(request, failed_row(context(), attempts=exc.tried, http_status=exc.status,
                                            latency_ms=(time.perf_counter() - started) * 1000))

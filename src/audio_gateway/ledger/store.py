@@ -67,6 +67,11 @@ class LedgerStore(ABC):
         return SqliteLedgerStore.open(normalised)
 
     @property
+    def engine(self) -> AsyncEngine:
+        """The engine, for the tables that share the ledger's database (keys/store.py)."""
+        return self._engine
+
+    @property
     def url(self) -> str:
         """The URL with its password hidden: safe for logs."""
         return make_url(str(self._engine.url)).render_as_string(hide_password=True)

@@ -110,6 +110,10 @@ class Metrics:
         self.inflight = Gauge(
             "audio_gateway_inflight_requests", "API requests being served (streams until their last byte).",
             registry=registry, multiprocess_mode="livesum")
+        # Label values are key names: operators make them, a client cannot (bounded by the keys table).
+        self.budget_warnings = _Labelled(Counter(
+            "audio_gateway_budget_warnings", "Keys whose spend reached 80 % of their budget (once per key and period).",
+            ["key", "period"], registry=registry))
         self.catalog = _Labelled(Gauge(
             "audio_gateway_catalog_info", "1 for the catalog version being served (content hash), 0 for earlier ones.",
             ["version"], registry=registry, multiprocess_mode="livemax"))

@@ -7,7 +7,7 @@ transcript of an upload is byte-identical to the sync endpoint's for every forma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import IO
 
@@ -31,6 +31,8 @@ from ..routing import Decision
 from .report import usage_report
 from .request import TranscriptionRequest, check_duration, transcription_call_for, validate_transcription
 from .upload import Upload
+
+BeforeCall = Callable[[RequestFacts], Awaitable[None]]
 
 __all__ = ["probe_upload", "transcribe_upload", "stream_upload", "render_outcome", "audio_seconds"]
 
@@ -77,18 +79,23 @@ def _decide(gateway: Gateway, route: Route, form: TranscriptionRequest, facts: R
 
 async def transcribe_upload(gateway: Gateway, route: Route, form: TranscriptionRequest, upload: Upload, *,
                             request_id: str = "", on_route: Callable[[str], None] | None = None,
-                            ) -> tuple[TranscriptionOutcome, AudioInfo]:
-    """Validate for the named model, probe, route, and serve."""
+                            before_call: BeforeCall | None = None) -> tuple[TranscriptionOutcome, AudioInfo]:
+    """Validate for the named model, probe, route, and serve. `before_call` hears the request's facts once
+    the upload is probed, before any provider is called (a key's budget and rate limits: api/admission.py)."""
     info, facts, prepare = await _prepared(route, form, upload)
+    if before_call is not None:
+        await before_call(facts)
     decision = _decide(gateway, route, form, facts, prepare, request_id, on_route)
     return await gateway.transcribe(route, prepare, facts, decision=decision), info
 
 
 async def stream_upload(gateway: Gateway, route: Route, form: TranscriptionRequest, upload: Upload, *,
                         request_id: str = "", on_route: Callable[[str], None] | None = None,
-                        ) -> tuple[TranscriptStreamOutcome, AudioInfo]:
+                        before_call: BeforeCall | None = None) -> tuple[TranscriptStreamOutcome, AudioInfo]:
     """As `transcribe_upload`, for `stream: true`: committed once a target's first event is in hand."""
     info, facts, prepare = await _prepared(route, form, upload)
+    if before_call is not None:
+        await before_call(facts)
     decision = _decide(gateway, route, form, facts, prepare, request_id, on_route)
     return await gateway.transcribe_stream(route, prepare, facts, decision=decision), info
 

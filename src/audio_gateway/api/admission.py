@@ -1,0 +1,113 @@
+"""A limited key's request: allowed models, the budget reservation and the buckets, then settling.
+
+Handlers call `check_model` once the model is resolved and `admit` when the cost is known (speech:
+the text; transcription: the probed upload), before any provider is called. `limited_call` wraps the
+whole request (from api/auth.py): every response start gets the `x-ratelimit-*` headers, and when the
+request is over, however it ended, the reservation is settled with the ledger row's cost
+(`record_row` leaves it in `state["settle_usd"]`) or released when no row was written: a bad
+input, a refusal, a client gone before anything was served. Nothing is left held.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+from litestar import Request
+
+from ..billing import RequestFacts
+from ..catalog import Route, Target
+from ..errors import PermissionDenied, RateLimited, ServiceUnavailable
+from ..limits.cost import reservation_usd
+from ..limits.guard import Admission, Limiter
+from ..limits.headers import rate_headers
+from ..limits.model import Dimension
+from ..settings import ClientKey
+from .auth import client_key
+
+__all__ = ["check_model", "admit", "limited_call", "LIMIT_OUTAGES"]
+
+log = logging.getLogger("audio_gateway.limits")
+
+
+def _outages() -> tuple[type[BaseException], ...]:
+    import redis.exceptions
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+LIMIT_OUTAGES = _outages()
+
+
+def check_model(request: Request, route: Route) -> None:
+    """403 `model_not_allowed` for a model outside the key's allow-list."""
+    key = client_key(request)
+    if key is None or key.limits is None or key.limits.allows(route.model.id):
+        return
+    allowed = ", ".join(key.limits.models or ())
+    raise PermissionDenied(f"The key {key.name} may not use the model `{route.model.id}`; it may use: {allowed}.",
+                           param="model", code="model_not_allowed")
+
+
+async def admit(request: Request, route: Route, *, facts_for: Callable[[Target], RequestFacts],
+                units: Mapping[Dimension, float]) -> None:
+    key = client_key(request)
+    check_model(request, route)
+    limiter = request.app.state.get("limiter")
+    if key is None or key.limits is None or limiter is None or not (key.limits.budgeted or key.limits.rate_limited):
+        return
+    state = request.scope["state"]
+    cost = reservation_usd(route, facts_for) if key.limits.budgeted else None
+    try:
+        state["admission"] = await limiter.admit(key.name, key.limits, reservation=f"res_{os.urandom(12).hex()}",
+                                                 cost_usd=cost, units={Dimension.REQUESTS: 1.0, **units})
+    except RateLimited as exc:
+        state["rate_states"] = exc.states
+        raise
+    except LIMIT_OUTAGES as exc:
+        log.warning("limit store unreachable (%s): refusing %s's request", type(exc).__name__, key.name)
+        raise ServiceUnavailable("The gateway cannot check this key's limits right now. Retry shortly.",
+                                 code="limits_unavailable", headers={"retry-after": "2"}) from None
+
+
+async def _finish(limiter: Limiter, key: ClientKey, state: dict[str, Any]) -> None:
+    admission: Admission | None = state.get("admission")
+    if admission is None or admission.reservation is None or state.get("reservation_kept"):
+        return
+    assert key.limits is not None
+    with anyio.CancelScope(shield=True):   # a client gone mid-stream must not leave the hold behind
+        try:
+            cost = state.get("settle_usd")
+            if cost is None:
+                await limiter.release(admission.reservation)
+            else:
+                await limiter.settle(key.name, key.limits, admission.reservation, cost)
+        except LIMIT_OUTAGES as exc:
+            log.warning("could not settle reservation %s of key %s (%s); it expires on its own",
+                        admission.reservation, key.name, type(exc).__name__)
+
+
+async def limited_call(app: Any, scope: dict, receive: Any, send: Any, limiter: Limiter, key: ClientKey) -> None:
+    state = scope["state"]
+    limits = key.limits
+    assert limits is not None
+
+    async def send_with_limits(message: dict) -> None:
+        if message["type"] == "http.response.start" and limits.rate_limited:
+            admission: Admission | None = state.get("admission")
+            states = admission.states if admission is not None else state.get("rate_states")
+            if not states:
+                try:
+                    states = await limiter.peek(key.name, limits)
+                except LIMIT_OUTAGES:
+                    states = ()
+            message = {**message, "headers": [*message.get("headers", []), *rate_headers(states)]}
+        await send(message)
+
+    try:
+        await app(scope, receive, send_with_limits)
+    finally:
+        await _finish(limiter, key, state)

@@ -1,0 +1,43 @@
+"""The token bucket as a pure function; redis.py's Lua script is the same arithmetic, line for line.
+
+Token bucket rather than a sliding window: one (tokens, timestamp) pair per key and dimension, so a
+check is O(1) in memory and in Redis whatever the traffic, and a burst of up to the per-minute
+limit is allowed after a quiet minute (OpenAI's limits behave the same way). All buckets a request
+touches are checked first and charged only if every one has room: a refused request takes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .model import RateRule, RateState, RateVerdict
+
+__all__ = ["refill", "take"]
+
+# Refills are float arithmetic: a bucket refilled to 0.99999999999997 of a token holds one token.
+_EPSILON = 1e-9
+
+
+def refill(tokens: float, updated: float, now: float, per_minute: int) -> float:
+    if now <= updated:
+        return tokens
+    return min(float(per_minute), tokens + (now - updated) * per_minute / 60.0)
+
+
+def take(levels: Sequence[tuple[float, float] | None], rules: Sequence[RateRule], now: float, *, charge: bool = True
+         ) -> tuple[RateVerdict, list[tuple[float, float]]]:
+    """`levels[i]` is rule i's stored (tokens, updated), None for a full bucket; returns the verdict and the
+    levels to store (updated to `now`; charged only when allowed and `charge`)."""
+    current = [refill(*level, now, rule.per_minute) if level is not None else float(rule.per_minute)
+               for level, rule in zip(levels, rules, strict=True)]
+    retry, refused = 0.0, None
+    for tokens, rule in zip(current, rules, strict=True):
+        if rule.cost > tokens + _EPSILON:
+            wait = (rule.cost - tokens) * 60.0 / rule.per_minute
+            if wait > retry or refused is None:
+                retry, refused = max(retry, wait), rule.dimension
+    allowed = refused is None
+    after = [t - r.cost if allowed and charge else t for t, r in zip(current, rules, strict=True)]
+    states = tuple(RateState(r.dimension, r.per_minute, max(t, 0.0), (r.per_minute - t) * 60.0 / r.per_minute)
+                   for t, r in zip(after, rules, strict=True))
+    return RateVerdict(allowed=allowed, states=states, retry_after=retry, refused=refused), [(t, now) for t in after]

@@ -1,0 +1,138 @@
+"""`Limiter`: what a request of a limited key goes through before the upstream call, and after it.
+
+Budget first, then rates: a request refused for its budget takes nothing from the buckets, and one
+refused by a bucket gives its reservation straight back. The reservation is this request's cost as
+far as it is known in advance (billing.expected_usage; output tokens at the catalog's estimate); it
+is settled with the ledger row's exact cost, or released when the request ends without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import msgspec
+
+from ..billing import decimal_text
+from ..errors import QuotaExceeded, RateLimited
+from ..keys.model import KeyLimits
+from ..keys.periods import period_end, period_start
+from .headers import duration_text
+from .model import Dimension, RateRule, RateState, from_nano, to_nano
+from .store import LimitStore
+
+__all__ = ["Limiter", "Admission", "account_name"]
+
+log = logging.getLogger("audio_gateway.limits")
+
+_LABEL = {Dimension.REQUESTS: "requests per minute (RPM)", Dimension.CHARACTERS: "characters per minute",
+          Dimension.AUDIO_SECONDS: "audio seconds per minute"}
+_TYPE = {Dimension.REQUESTS: "requests", Dimension.CHARACTERS: "characters", Dimension.AUDIO_SECONDS: "audio_seconds"}
+
+
+class Admission(msgspec.Struct, frozen=True):
+    reservation: str | None             # the hold to settle or release; None when the key has no budget
+    states: tuple[RateState, ...] = ()  # bucket levels after this request, for the x-ratelimit headers
+
+
+def account_name(name: str, limits: KeyLimits, now: datetime) -> str:
+    period = limits.budget_period or "month"
+    return f"{name}:{period}:{period_start(period, now).date().isoformat()}"
+
+
+def rules_for(limits: KeyLimits, units: Mapping[Dimension, float]) -> list[RateRule]:
+    """The key's buckets, each with what this request takes from it (nothing from a bucket it does not use)."""
+    out = []
+    for dimension, per_minute in ((Dimension.REQUESTS, limits.rpm), (Dimension.CHARACTERS, limits.characters_per_minute),
+                                  (Dimension.AUDIO_SECONDS, limits.audio_seconds_per_minute)):
+        if per_minute is not None:
+            out.append(RateRule(dimension, per_minute, float(units.get(dimension, 0.0))))
+    return out
+
+
+class Limiter:
+    def __init__(self, store: LimitStore, spend_since: Callable[[str, datetime], Awaitable[Decimal]], *,
+                 clock: Callable[[], datetime], on_warning: Callable[[str, str], None] | None = None,
+                 hold_seconds: float = 900.0):
+        self.store = store
+        self._spend_since = spend_since
+        self._clock = clock
+        self._on_warning = on_warning
+        self._hold = hold_seconds
+
+    async def admit(self, name: str, limits: KeyLimits, *, reservation: str, cost_usd: Decimal | None,
+                    units: Mapping[Dimension, float], hold_seconds: float | None = None) -> Admission:
+        """Reserve `cost_usd` on the budget and take `units` from the buckets, or raise the 429 that says why."""
+        now = self._clock()
+        held = None
+        if limits.budget_usd is not None and cost_usd is not None:
+            await self._reserve(name, limits, reservation, cost_usd, now, hold_seconds or self._hold)
+            held = reservation
+        rules = rules_for(limits, units)
+        if not rules:
+            return Admission(held)
+        too_big = next((r for r in rules if r.cost > r.per_minute), None)
+        if too_big is not None:
+            if held:
+                await self.store.release(held)
+            raise RateLimited(f"Request too large for key {name} on {_LABEL[too_big.dimension]}: Limit "
+                              f"{too_big.per_minute}, Requested {too_big.cost:g}. Send less per request.",
+                              type_=_TYPE[too_big.dimension], retry_after=60.0)
+        verdict = await self.store.take(name, rules, now.timestamp())
+        if not verdict.allowed:
+            if held:
+                await self.store.release(held)
+            assert verdict.refused is not None
+            state = next(s for s in verdict.states if s.dimension == verdict.refused)
+            cost = next(r.cost for r in rules if r.dimension == verdict.refused)
+            error = RateLimited(
+                f"Rate limit reached for key {name} on {_LABEL[verdict.refused]}: Limit {state.limit}, Remaining "
+                f"{int(state.remaining)}, Requested {cost:g}. Please try again in {duration_text(verdict.retry_after)}.",
+                type_=_TYPE[verdict.refused], retry_after=verdict.retry_after)
+            error.states = verdict.states
+            raise error
+        return Admission(held, verdict.states)
+
+    async def _reserve(self, name: str, limits: KeyLimits, reservation: str, cost: Decimal, now: datetime,
+                       hold: float) -> None:
+        assert limits.budget_usd is not None
+        period = limits.budget_period or "month"
+        start, end = period_start(period, now), period_end(period, now)
+
+        async def seed() -> int:
+            return to_nano(await self._spend_since(name, start))
+
+        found = await self.store.reserve(
+            account_name(name, limits, now), reservation, amount=to_nano(cost), budget=to_nano(limits.budget_usd),
+            now=now.timestamp(), hold_until=now.timestamp() + hold,
+            expire_at=(end + timedelta(days=1)).timestamp() if end is not None else None, seed=seed)
+        if found.allowed:
+            return
+        resets = (f"it resets at {end.isoformat().replace('+00:00', 'Z')}" if end is not None
+                  else "it is a total budget and does not reset")
+        raise QuotaExceeded(
+            f"You exceeded your current quota: key {name} has a budget of ${decimal_text(limits.budget_usd)} per "
+            f"{period if end is not None else 'lifetime'}, ${decimal_text(from_nano(found.spent))} is spent and "
+            f"${decimal_text(from_nano(found.held))} held by requests in flight, and this request needs up to "
+            f"${decimal_text(cost)}; {resets}.")
+
+    async def peek(self, name: str, limits: KeyLimits) -> tuple[RateState, ...]:
+        rules = rules_for(limits, {})
+        if not rules:
+            return ()
+        return (await self.store.take(name, rules, self._clock().timestamp(), charge=False)).states
+
+    async def settle(self, name: str, limits: KeyLimits, reservation: str, cost_usd: Decimal) -> None:
+        settled = await self.store.settle(reservation, to_nano(cost_usd))
+        if settled is not None and settled.warn:
+            period = limits.budget_period or "month"
+            log.warning("key %s has spent %s%% of its %s budget ($%s of $%s)", name,
+                        round(settled.spent * 100 / settled.budget), period, decimal_text(from_nano(settled.spent)),
+                        decimal_text(from_nano(settled.budget)))
+            if self._on_warning is not None:
+                self._on_warning(name, period)
+
+    async def release(self, reservation: str) -> None:
+        await self.store.release(reservation)

@@ -1,0 +1,31 @@
+"""OpenAI's `x-ratelimit-*` headers from bucket states (pure), and its duration format ("1s", "6m0s", "20ms")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from .model import RateState
+
+__all__ = ["rate_headers", "duration_text"]
+
+
+def duration_text(seconds: float) -> str:
+    """As OpenAI writes resets: milliseconds under a second, else [Nm]S.s with up to three decimals."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1:
+        return f"{math.ceil(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{math.ceil(rest * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
+    return f"{int(minutes)}m{text}s" if minutes else f"{text}s"
+
+
+def rate_headers(states: Iterable[RateState]) -> list[tuple[bytes, bytes]]:
+    out = []
+    for state in states:
+        suffix = str(state.dimension).encode()
+        out += [(b"x-ratelimit-limit-" + suffix, str(state.limit).encode()),
+                (b"x-ratelimit-remaining-" + suffix, str(math.floor(state.remaining)).encode()),
+                (b"x-ratelimit-reset-" + suffix, duration_text(state.reset_seconds).encode())]
+    return out

@@ -1,0 +1,68 @@
+"""What the limit stores are asked and answer: frozen Structs, amounts of money in whole nano-dollars.
+
+Money crosses into a limit store as an integer count of nano-dollars (1e-9 USD), rounded up: Redis's
+Lua has only doubles, which are exact for integers up to 2^53 (nine million dollars of nano-dollars),
+and rounding reservations and costs up means the counters can only err towards refusing. The exact
+Decimal spend stays in the ledger, which is what `keys list` and the usage API report.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+from enum import StrEnum
+
+import msgspec
+
+__all__ = ["Dimension", "RateRule", "RateState", "RateVerdict", "Reserved", "Settled", "to_nano", "from_nano"]
+
+_NANO = Decimal(10) ** 9
+
+
+def to_nano(usd: Decimal) -> int:
+    return int((usd * _NANO).to_integral_value(rounding=ROUND_CEILING))
+
+
+def from_nano(nano: int) -> Decimal:
+    return (Decimal(nano) / _NANO).normalize()
+
+
+class Dimension(StrEnum):
+    """What a rate limit counts; the value is the suffix of its `x-ratelimit-*` headers."""
+
+    REQUESTS = "requests"
+    CHARACTERS = "characters"
+    AUDIO_SECONDS = "audio-seconds"
+
+
+class RateRule(msgspec.Struct, frozen=True):
+    """A token bucket: `per_minute` tokens of capacity, refilled at per_minute/60 a second; `cost` taken now."""
+
+    dimension: Dimension
+    per_minute: int
+    cost: float = 0.0
+
+
+class RateState(msgspec.Struct, frozen=True):
+    dimension: Dimension
+    limit: int
+    remaining: float
+    reset_seconds: float          # until the bucket is full again
+
+
+class RateVerdict(msgspec.Struct, frozen=True):
+    allowed: bool
+    states: tuple[RateState, ...]
+    retry_after: float = 0.0      # seconds until every refused bucket holds its cost
+    refused: Dimension | None = None
+
+
+class Reserved(msgspec.Struct, frozen=True):
+    allowed: bool
+    spent: int                    # nano-dollars settled in the period (seeded from the ledger)
+    held: int                     # nano-dollars held by open reservations, this one included when allowed
+
+
+class Settled(msgspec.Struct, frozen=True):
+    spent: int
+    budget: int
+    warn: bool                    # the spend reached 80 % of the budget for the first time this period

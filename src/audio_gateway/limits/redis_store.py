@@ -1,0 +1,169 @@
+"""The shared limit store: every replica and `serve --workers N` process enforces one limit through Redis.
+
+Each operation is one Lua script, which Redis runs atomically: concurrent requests on any number of
+gateways are admitted one after the other against the same counters. Numbers cross into Lua as
+decimal strings and leave it via string.format("%d"), never as Lua's %.14g (which writes 1e+15).
+
+Keys (prefix `ag:lim:`): `rate:<key>:<dimension>` a bucket (tokens, ts) forgotten after two idle
+minutes; `budget:<account>` the account (spent, budget, held, warned, r:<id> per hold) and
+`holds:<account>` the holds by expiry, both expiring a day after the period ends; `resv:<id>` which
+account a reservation is on, so a job worker can settle what the API process reserved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from .model import Dimension, RateRule, RateState, RateVerdict, Reserved, Settled
+from .store import LimitStore
+
+__all__ = ["RedisLimitStore"]
+
+PREFIX = "ag:lim:"
+_POINTER_SECONDS = 2 * 86400   # a reservation older than any hold is settled (if ever) by then
+
+_TAKE = """
+local now = tonumber(ARGV[1])
+local charge = ARGV[2] == '1'
+local n = #KEYS
+local tokens = {}
+local retry = 0
+local refused = 0
+for i = 1, n do
+  local cap = tonumber(ARGV[1 + 2 * i])
+  local cost = tonumber(ARGV[2 + 2 * i])
+  local level = redis.call('HMGET', KEYS[i], 't', 'ts')
+  local t = tonumber(level[1])
+  local ts = tonumber(level[2])
+  if t == nil then
+    t = cap
+  elseif now > ts then
+    t = math.min(cap, t + (now - ts) * cap / 60)
+  end
+  tokens[i] = t
+  if cost > t + 1e-9 then
+    local wait = (cost - t) * 60 / cap
+    if refused == 0 or wait > retry then retry = math.max(retry, wait); refused = i end
+  end
+end
+local out = {refused == 0 and 1 or 0, string.format('%.17g', retry), refused}
+for i = 1, n do
+  local cap = tonumber(ARGV[1 + 2 * i])
+  local cost = tonumber(ARGV[2 + 2 * i])
+  if refused == 0 and charge then tokens[i] = tokens[i] - cost end
+  if charge then
+    redis.call('HSET', KEYS[i], 't', string.format('%.17g', tokens[i]), 'ts', ARGV[1])
+    redis.call('EXPIRE', KEYS[i], 120)
+  end
+  out[#out + 1] = string.format('%.17g', tokens[i])
+end
+return out
+"""
+
+_RESERVE = """
+local acct, holds, ptr = KEYS[1], KEYS[2], KEYS[3]
+local id, amount, budget, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', acct) == 0 then
+  if ARGV[7] == '' then return {-1, 0, 0} end
+  redis.call('HSET', acct, 'spent', ARGV[7], 'held', '0')
+end
+for _, rid in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', ARGV[4])) do
+  local a = redis.call('HGET', acct, 'r:' .. rid)
+  if a then
+    redis.call('HINCRBY', acct, 'held', string.format('%d', -tonumber(a)))
+    redis.call('HDEL', acct, 'r:' .. rid)
+  end
+  redis.call('ZREM', holds, rid)
+end
+local spent = tonumber(redis.call('HGET', acct, 'spent'))
+local held = tonumber(redis.call('HGET', acct, 'held'))
+redis.call('HSET', acct, 'budget', ARGV[3])
+if spent + held + amount > budget then return {0, spent, held} end
+redis.call('HSET', acct, 'r:' .. id, ARGV[2])
+held = redis.call('HINCRBY', acct, 'held', ARGV[2])
+redis.call('ZADD', holds, ARGV[5], id)
+redis.call('SET', ptr, acct, 'EX', ARGV[8])
+if ARGV[6] ~= '' then
+  redis.call('EXPIREAT', acct, ARGV[6])
+  redis.call('EXPIREAT', holds, ARGV[6])
+end
+return {1, spent, held}
+"""
+
+_SETTLE = """
+local acct, holds, ptr = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('GET', ptr) ~= acct then return {-1, 0, 0, 0} end
+redis.call('DEL', ptr)
+local a = redis.call('HGET', acct, 'r:' .. ARGV[1])
+if a then
+  redis.call('HINCRBY', acct, 'held', string.format('%d', -tonumber(a)))
+  redis.call('HDEL', acct, 'r:' .. ARGV[1])
+  redis.call('ZREM', holds, ARGV[1])
+end
+if redis.call('EXISTS', acct) == 0 then return {-1, 0, 0, 0} end
+local spent = redis.call('HINCRBY', acct, 'spent', ARGV[2])
+local budget = tonumber(redis.call('HGET', acct, 'budget') or '0')
+local warn = 0
+if budget > 0 and spent * 5 >= budget * 4 and redis.call('HSETNX', acct, 'warned', '1') == 1 then warn = 1 end
+return {1, spent, budget, warn}
+"""
+
+
+class RedisLimitStore(LimitStore):
+    name = "redis"
+
+    def __init__(self, url: str):
+        self._redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._take = self._redis.register_script(_TAKE)
+        self._reserve_script = self._redis.register_script(_RESERVE)
+        self._settle = self._redis.register_script(_SETTLE)
+
+    async def take(self, key: str, rules: Sequence[RateRule], now: float, *, charge: bool = True) -> RateVerdict:
+        args: list[str] = [repr(now), "1" if charge else "0"]
+        for rule in rules:
+            args += [str(rule.per_minute), repr(float(rule.cost))]
+        out = await self._take(keys=[f"{PREFIX}rate:{key}:{rule.dimension}" for rule in rules], args=args)
+        tokens = [float(t) for t in out[3:]]
+        states = tuple(RateState(r.dimension, r.per_minute, max(t, 0.0), (r.per_minute - t) * 60.0 / r.per_minute)
+                       for t, r in zip(tokens, rules, strict=True))
+        refused: Dimension | None = rules[int(out[2]) - 1].dimension if int(out[2]) else None
+        return RateVerdict(allowed=bool(int(out[0])), states=states, retry_after=float(out[1]), refused=refused)
+
+    @staticmethod
+    def _keys(account: str, reservation: str) -> list[str]:
+        return [f"{PREFIX}budget:{account}", f"{PREFIX}holds:{account}", f"{PREFIX}resv:{reservation}"]
+
+    async def _reserve(self, account: str, reservation: str, amount: int, budget: int, now: float,
+                       hold_until: float, expire_at: float | None, seed: int | None) -> Reserved | None:
+        out = await self._reserve_script(keys=self._keys(account, reservation), args=[
+            reservation, str(amount), str(budget), repr(now), repr(hold_until),
+            str(int(expire_at)) if expire_at is not None else "", str(seed) if seed is not None else "",
+            str(_POINTER_SECONDS)])
+        if int(out[0]) == -1:
+            return None
+        return Reserved(allowed=bool(int(out[0])), spent=int(out[1]), held=int(out[2]))
+
+    async def _account_of(self, reservation: str) -> str | None:
+        found = await self._redis.get(f"{PREFIX}resv:{reservation}")
+        if found is None:
+            return None
+        return found.decode()[len(PREFIX) + len("budget:"):]
+
+    async def settle(self, reservation: str, cost: int) -> Settled | None:
+        account = await self._account_of(reservation)
+        if account is None:
+            return None
+        out = await self._settle(keys=self._keys(account, reservation), args=[reservation, str(cost)])
+        if int(out[0]) == -1:
+            return None
+        return Settled(spent=int(out[1]), budget=int(out[2]), warn=bool(int(out[3])))
+
+    async def release(self, reservation: str) -> None:
+        account = await self._account_of(reservation)
+        if account is not None:
+            await self._settle(keys=self._keys(account, reservation), args=[reservation, "0"])
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,63 @@
+"""`LimitStore`: rate buckets and budget reservations behind one small ABC, picked by URL (saq's from_url).
+
+`memory` is exact within one process; `redis` is shared by every replica and `serve --workers N`
+process, each operation one atomic Lua script. Time is always the caller's (`now`, Unix seconds) so
+tests inject a clock instead of sleeping through a minute.
+
+A budget *account* is one key's budget in one period (its name and period start). Its counter of
+settled spend is seeded from the ledger the first time the account is used (`seed`), and then kept
+by `settle`; `reserve` admits a request only if spend + open holds + this cost fit the budget.
+Holds expire (`hold_until`) so a process that died holding one cannot block a key forever.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+
+from .model import RateRule, RateVerdict, Reserved, Settled
+
+__all__ = ["LimitStore"]
+
+
+class LimitStore(ABC):
+    name: str = ""
+
+    @classmethod
+    def from_url(cls, url: str | None) -> LimitStore:
+        """A redis:// (or rediss://, unix://) URL: the shared store; None or "memory": this process only."""
+        if url and url != "memory":
+            from .redis_store import RedisLimitStore
+
+            return RedisLimitStore(url)
+        from .memory import MemoryLimitStore
+
+        return MemoryLimitStore()
+
+    @abstractmethod
+    async def take(self, key: str, rules: Sequence[RateRule], now: float, *, charge: bool = True) -> RateVerdict:
+        """Check every rule's bucket; charge all of them, or none when one lacks room (or `charge` is off)."""
+
+    async def reserve(self, account: str, reservation: str, *, amount: int, budget: int, now: float,
+                      hold_until: float, expire_at: float | None, seed: Callable[[], Awaitable[int]]) -> Reserved:
+        """Hold `amount` on `account` unless that would pass `budget`; seeds the account on first use."""
+        found = await self._reserve(account, reservation, amount, budget, now, hold_until, expire_at, None)
+        if found is None:
+            found = await self._reserve(account, reservation, amount, budget, now, hold_until, expire_at, await seed())
+        return found
+
+    @abstractmethod
+    async def _reserve(self, account: str, reservation: str, amount: int, budget: int, now: float,
+                       hold_until: float, expire_at: float | None, seed: int | None) -> Reserved | None:
+        """None when the account does not exist and `seed` is None (the caller then reads the ledger)."""
+
+    @abstractmethod
+    async def settle(self, reservation: str, cost: int) -> Settled | None:
+        """Drop the hold and add the real cost to the spend. Idempotent: a second call finds nothing (None)."""
+
+    @abstractmethod
+    async def release(self, reservation: str) -> None:
+        """Drop the hold, spending nothing (the request failed, or never reached a provider)."""
+
+    async def close(self) -> None:
+        return None
