@@ -46,10 +46,10 @@ class ConsoleGateway:
     def sign_in(self, key: str = ADMIN[1]) -> httpx.Response:
         return httpx.post(f"{self.url}/console/session", json={"key": key}, timeout=10)
 
-    def session(self) -> tuple[httpx.Client, str]:
+    def session(self, key: str = ADMIN[1]) -> tuple[httpx.Client, str]:
         """A client holding a signed-in console session (cookie sent by hand: httpx keeps Secure cookies for
         https only, browsers also for loopback http) and its CSRF token."""
-        answer = self.sign_in()
+        answer = self.sign_in(key)
         answer.raise_for_status()
         cookie = answer.headers["set-cookie"].split(";", 1)[0]
         return httpx.Client(base_url=self.url, headers={"cookie": cookie}, timeout=10), answer.json()["csrf_token"]
@@ -59,7 +59,8 @@ class ConsoleGateway:
 def console_gateway(fake_openai, fake_siliconflow, tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'ledger.db'}"
     env = provider_env(fake_openai, fake_siliconflow, AUDIO_GATEWAY_DATABASE_URL=url,
-                       AUDIO_GATEWAY_ADMIN_KEYS=f"{ADMIN[0]}:{ADMIN[1]}", AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL="0.05")
+                       AUDIO_GATEWAY_ADMIN_KEYS=f"{ADMIN[0]}:{ADMIN[1]}", AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL="0.05",
+                       AUDIO_GATEWAY_KEYS_POLL_INTERVAL="0.1")
     server = GatewayServer(env).start()
     rows = seed_rows(datetime.now(UTC))
     server.call(_insert(url, rows))   # on the server's loop: Playwright's sync API may hold this thread's
@@ -101,3 +102,13 @@ def browser():
                                               args=["--no-sandbox", "--disable-gpu"])
         yield chromium
         chromium.close()
+
+
+def eventually(check, timeout: float = 5.0):
+    """Polls `check` until it returns something true (key changes reach the cache within ~1 s, bound 5 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)

@@ -187,7 +187,7 @@ def test_pages_fit_a_phone(signed_in, console_gateway, artefacts):
     tab = signed_in.new_page()
     tab.set_viewport_size(PHONE)
     try:
-        for name in ("overview", "providers", "requests", "catalog"):
+        for name in ("overview", "providers", "keys", "requests", "catalog"):
             _open(tab, console_gateway.url, name)
             if name == "overview":
                 tab.wait_for_function("() => document.querySelectorAll('.chart canvas').length === 3")
@@ -212,3 +212,39 @@ def test_signing_out_ends_the_session(browser, console_gateway):
         assert page.evaluate("fetch('/console/api/overview').then(r => r.status)") == 401
     finally:
         context.close()
+
+
+def test_keys_page_creates_and_revokes_a_key_with_a_budget(page, console_gateway, artefacts):
+    _open(page, console_gateway.url, "keys")
+    environment = page.eval_on_selector_all("tr[data-env-key]", "els => els.map(e => e.dataset.envKey)")
+    assert environment == sorted(["alice", "bob", ADMIN[0]])
+    page.fill("#key-name", "browser-team")
+    page.fill("#key-budget_usd", "12.345")
+    page.select_option("#key-budget_period", "week")
+    page.fill("#key-rpm", "60")
+    page.select_option("#key-models", ["openai/tts-1", "openai/whisper-1"])
+    page.click("#key-create")
+    page.wait_for_selector("#key-created")
+    secret = page.text_content("#new-secret")
+    assert secret.startswith("sk-gw-")
+    with console_gateway.admin() as admin:
+        key = next(k for k in admin.get("/v1/gateway/keys").json()["data"] if k["name"] == "browser-team")
+    assert key["budget_usd"] == "12.345" and key["budget_period"] == "week" and key["rpm"] == 60
+    assert sorted(key["models"]) == ["openai/tts-1", "openai/whisper-1"]
+    row = "tr[data-key='browser-team']"
+    assert page.get_attribute(f"{row} [data-budget]", "data-budget") == "12.345"
+    assert page.get_attribute(f"{row} [data-budget]", "data-spend") == key["spend_usd"]
+    assert page.text_content(f"{row} [data-budget]") == "$0.00 of $12.345"
+    assert "60 requests/min" in page.text_content(f"{row} td[data-field=limits]")
+    page.screenshot(path=str(artefacts / "keys.png"), full_page=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click(f"{row} button[data-revoke]")
+    page.wait_for_selector(row, state="detached")
+    with console_gateway.admin() as admin:
+        assert "browser-team" not in {k["name"] for k in admin.get("/v1/gateway/keys").json()["data"]}
+    page.fill("#key-name", "bad period")
+    page.click("#key-create")
+    page.wait_for_selector("#key-error")
+    assert "`name`" in page.text_content("#key-error")
+    assert page.problems == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    page.problems.clear()

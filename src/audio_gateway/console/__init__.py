@@ -20,6 +20,7 @@ from ..api.auth import KeyRing
 from ..server_secret import ServerSecret
 from .api import catalog_data, options_data, overview_data, providers_data, request_data, requests_data
 from .guard import ConsoleGuard, SecurityHeaders
+from .keys import CONSOLE_KEY_ROUTES
 from .login import sign_in, sign_out, who_am_i
 from .session import SessionCodec
 
@@ -51,6 +52,6 @@ def console_router(keys: KeyRing, codec: SessionCodec) -> Router:
         path="/console",
         middleware=[DefineMiddleware(SecurityHeaders), DefineMiddleware(ConsoleGuard, keys=keys, codec=codec)],
         route_handlers=[shell, sign_in, sign_out, who_am_i, overview_data, providers_data, requests_data,
-                        request_data, catalog_data, options_data, static],
+                        request_data, catalog_data, options_data, *CONSOLE_KEY_ROUTES, static],
         include_in_schema=False,
     )

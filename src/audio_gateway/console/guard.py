@@ -112,6 +112,7 @@ class ConsoleGuard:
             if not _is_public(scope["path"], method):
                 user = self._authenticate(scope, method)
                 scope["state"]["console_user"] = user
+                scope["state"]["client_key"] = user.key   # what shared handlers (the key API) check
                 log = scope["state"].get("log")
                 if isinstance(log, dict) and user.name:
                     log["key"] = user.name
