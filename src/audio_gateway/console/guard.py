@@ -130,8 +130,11 @@ class ConsoleGuard:
             return ConsoleUser(key, None)
         session = self.codec.read(_cookie(scope), now=int(self.clock()))
         if session is None:
+            if not self.keys and method in _SAFE_METHODS:
+                return ConsoleUser(None, None)     # open mode reads freely; changes still need a session's token
             if not self.keys:
-                return ConsoleUser(None, None)
+                raise PermissionDenied(f"Console changes need a session (POST /console/session) and its CSRF token "
+                                       f"in `{CSRF_HEADER}`.", code="csrf_token_invalid")
             raise AuthenticationFailed("Sign in to the console first (POST /console/session with an admin key).")
         key = admin_for_session(session, self.keys, self.codec)
         if key is False:
