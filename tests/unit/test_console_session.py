@@ -55,15 +55,15 @@ def test_the_csrf_token_belongs_to_one_session():
 def test_a_session_dies_with_its_key():
     codec = SessionCodec(SECRET)
     _, session = codec.issue("ops", "sk-ops-1", now=1000)
-    assert admin_for_session(session, KeyRing((ADMIN, CLIENT)), codec) == ADMIN
+    assert admin_for_session(session, KeyRing((ADMIN, CLIENT)), codec) == (True, ADMIN)
     rotated = ClientKey(name="ops", secret="sk-ops-2", owner="o1", admin=True)
-    assert admin_for_session(session, KeyRing((rotated,)), codec) is False          # new secret
+    assert admin_for_session(session, KeyRing((rotated,)), codec) == (False, None)          # new secret
     demoted = ClientKey(name="ops", secret="sk-ops-1", owner="o1")
-    assert admin_for_session(session, KeyRing((demoted,)), codec) is False          # no longer admin
-    assert admin_for_session(session, KeyRing((CLIENT,)), codec) is False           # removed
+    assert admin_for_session(session, KeyRing((demoted,)), codec) == (False, None)          # no longer admin
+    assert admin_for_session(session, KeyRing((CLIENT,)), codec) == (False, None)           # removed
     _, open_session = codec.issue(None, "", now=1000)
-    assert admin_for_session(open_session, KeyRing(()), codec) is None              # open mode
-    assert admin_for_session(open_session, KeyRing((ADMIN,)), codec) is False       # keys configured since
+    assert admin_for_session(open_session, KeyRing(()), codec) == (True, None)              # open mode
+    assert admin_for_session(open_session, KeyRing((ADMIN,)), codec) == (False, None)       # keys configured since
 
 
 @pytest.mark.parametrize(("origin", "host", "same"), [

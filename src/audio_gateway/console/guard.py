@@ -59,14 +59,14 @@ def console_user(scope: Any) -> ConsoleUser:
     return user
 
 
-def admin_for_session(session: Session, keys: KeyRing, codec: SessionCodec) -> ClientKey | None | bool:
-    """The admin key a session still stands for; None for a valid open-mode session; False when it is void."""
+def admin_for_session(session: Session, keys: KeyRing, codec: SessionCodec) -> tuple[bool, ClientKey | None]:
+    """(still valid, the admin key it stands for — None for an open-mode session)."""
     if session.key is None:
-        return None if not keys else False
+        return not keys, None
     key = keys.named(session.key)
     if key is None or not key.admin or codec.fingerprint(key.secret) != session.fingerprint:
-        return False
-    return key
+        return False, None
+    return True, key
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -106,7 +106,7 @@ class ConsoleGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            method = scope["method"]
+            method = str(scope.get("method", "GET"))
             if method not in _SAFE_METHODS and not same_origin(scope):
                 raise PermissionDenied("Cross-origin console requests are refused.", code="cross_origin")
             if not _is_public(scope["path"], method):
@@ -136,13 +136,13 @@ class ConsoleGuard:
                 raise PermissionDenied(f"Console changes need a session (POST /console/session) and its CSRF token "
                                        f"in `{CSRF_HEADER}`.", code="csrf_token_invalid")
             raise AuthenticationFailed("Sign in to the console first (POST /console/session with an admin key).")
-        key = admin_for_session(session, self.keys, self.codec)
-        if key is False:
+        valid, key = admin_for_session(session, self.keys, self.codec)
+        if not valid:
             raise AuthenticationFailed("This console session's key is no longer an admin key; sign in again.")
         if method not in _SAFE_METHODS and not self.codec.csrf_ok(session, _header(scope, CSRF_HEADER.encode())):
             raise PermissionDenied(f"Console changes need the session's CSRF token in `{CSRF_HEADER}`.",
                                    code="csrf_token_invalid")
-        return ConsoleUser(key if isinstance(key, ClientKey) else None, session)
+        return ConsoleUser(key, session)
 
 
 class SecurityHeaders:
