@@ -237,6 +237,16 @@ def test_keys_page_creates_and_revokes_a_key_with_a_budget(page, console_gateway
     assert page.text_content(f"{row} [data-budget]") == "$0.00 of $12.345"
     assert "60 requests/min" in page.text_content(f"{row} td[data-field=limits]")
     page.screenshot(path=str(artefacts / "keys.png"), full_page=True)
+    page.click(f"{row} details summary")
+    edit = "form[data-edit='browser-team']"
+    page.fill(f"{edit} input[name=budget_usd]", "20")
+    page.fill(f"{edit} input[name=rpm]", "")
+    page.click(f"{edit} button[type=submit]")
+    page.wait_for_selector(f"{row} [data-budget='20']")
+    with console_gateway.admin() as admin:
+        key = next(k for k in admin.get("/v1/gateway/keys").json()["data"] if k["name"] == "browser-team")
+    assert key["budget_usd"] == "20" and key["budget_period"] == "week" and key["rpm"] is None
+    assert "no rate limit" in page.text_content(f"{row} td[data-field=limits]")
     page.on("dialog", lambda dialog: dialog.accept())
     page.click(f"{row} button[data-revoke]")
     page.wait_for_selector(row, state="detached")

@@ -28,6 +28,12 @@ def test_a_key_created_and_revoked_through_the_console_is_the_key_apis(console_g
         assert listed["console-team"] == {k: v for k, v in body.items() if k != "secret"}
         assert session.get("/console/api/keys").json()["data"] == admin.get("/v1/gateway/keys").json()["data"]
         assert eventually(lambda: _works(url, body["secret"]))
+        unpatched = session.patch("/console/api/keys/console-team", json={"rpm": None})
+        assert unpatched.status_code == 403 and admin.get("/v1/gateway/keys/console-team").json()["rpm"] == 30
+        patched = session.patch("/console/api/keys/console-team", headers={"x-csrf-token": token},
+                                json={"rpm": None, "budget_usd": "4"})
+        assert patched.status_code == 200 and patched.json() == admin.get("/v1/gateway/keys/console-team").json()
+        assert patched.json()["rpm"] is None and patched.json()["budget_usd"] == "4"
         refused = session.delete("/console/api/keys/console-team")
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_token_invalid"
         assert session.delete("/console/api/keys/console-team", headers={"x-csrf-token": token}).status_code == 200

@@ -34,6 +34,37 @@ function field(label, input) {
   return h("label", {}, label, input);
 }
 
+// Editing a key's limits: an empty field clears that limit (PATCH null), as the key API documents.
+function editForm(k, onSaved) {
+  const value = (v) => (v === null || v === undefined ? "" : String(v));
+  const input = (name, attrs = {}) => h("input", { name, value: value(k[name]), autocomplete: "off", ...attrs });
+  const message = h("div", { class: "small" });
+  const form = h("form", { class: "edit", dataset: { edit: k.name } },
+    field("Budget (USD)", input("budget_usd", { inputmode: "decimal", placeholder: "none" })),
+    field("Period", h("select", { name: "budget_period" }, h("option", { value: "" }, "—"),
+      PERIODS.map((p) => h("option", { value: p, selected: k.budget_period === p }, p)))),
+    field("Requests / min", input("rpm", { type: "number", min: "1" })),
+    field("Characters / min", input("characters_per_minute", { type: "number", min: "1" })),
+    field("Audio s / min", input("audio_seconds_per_minute", { type: "number", min: "1" })),
+    h("button", { type: "submit" }, "Save"), message);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const text = (name) => (data.get(name).trim() ? data.get(name).trim() : null);
+    const number = (name) => (text(name) === null ? null : Number(text(name)));
+    const body = { budget_usd: text("budget_usd"), budget_period: text("budget_period"), rpm: number("rpm"),
+      characters_per_minute: number("characters_per_minute"), audio_seconds_per_minute: number("audio_seconds_per_minute") };
+    try {
+      await api(`/console/api/keys/${encodeURIComponent(k.name)}`, { method: "PATCH", body });
+      await onSaved();
+    } catch (err) {
+      message.textContent = err.message;
+      message.className = "small error";
+    }
+  });
+  return h("details", {}, h("summary", {}, "Edit limits"), form);
+}
+
 function createForm(models, onCreated) {
   const message = h("div", { id: "key-message" });
   const input = (name, attrs = {}) => h("input", { name, id: `key-${name}`, autocomplete: "off", ...attrs });
@@ -99,7 +130,7 @@ export async function render(view) {
     { key: "limits", label: "Limits", cell: limits },
     { key: "created_at", label: "Created", cell: (k) => time(unix(k.created_at)) },
     { key: "last_used_at", label: "Last used", cell: (k) => (k.last_used_at ? time(unix(k.last_used_at)) : "never") },
-    { key: "actions", label: "", cell: (k) => h("button", { type: "button", class: "danger", dataset: { revoke: k.name },
+    { key: "actions", label: "", cell: (k) => [editForm(k, () => refresh()), h("button", { type: "button", class: "danger", dataset: { revoke: k.name },
       onclick: async (event) => {
         if (!window.confirm(`Revoke ${k.name}? Requests with it fail within seconds.`)) return;
         event.target.disabled = true;
@@ -109,7 +140,7 @@ export async function render(view) {
         } catch (err) {
           list.prepend(errorBox(err));
         }
-      } }, "Revoke") },
+      } }, "Revoke")] },
   ], data, (k) => ({ dataset: { key: k.name } })));
   const refresh = async () => draw((await api("/console/api/keys")).data);
   draw(keys.data);
