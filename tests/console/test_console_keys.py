@@ -77,7 +77,9 @@ def test_environment_keys_show_this_months_spend_from_the_ledger(console_gateway
     with session, console_gateway.admin() as admin:
         shown = {k["name"]: k for k in session.get("/console/api/keys/environment").json()["data"]}
         costs = admin.get("/v1/organization/costs", params={
-            "start_time": int(month.timestamp()), "bucket_width": "1d", "limit": 31, "group_by": "api_key_id"}).json()
+            "start_time": int(month.timestamp()), "bucket_width": "1d", "limit": 31, "group_by": "api_key_id",
+            # explicit: the default end is now in whole seconds, which leaves out a row of this very second
+            "end_time": int(datetime.now(UTC).timestamp()) + 1}).json()
     spend: dict[str, Decimal] = {}
     for bucket in costs["data"]:
         for result in bucket["results"]:
