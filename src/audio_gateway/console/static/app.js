@@ -13,6 +13,7 @@ const nav = document.getElementById("nav");
 const login = document.getElementById("login");
 const who = document.getElementById("who");
 const signOut = document.getElementById("sign-out");
+const refresh = document.getElementById("refresh");
 let session = null;
 
 function showLogin(message = "") {
@@ -20,6 +21,7 @@ function showLogin(message = "") {
   setCsrf(null);
   nav.hidden = true;
   signOut.hidden = true;
+  refresh.hidden = true;
   who.textContent = "";
   clear(main);
   login.hidden = false;
@@ -33,6 +35,7 @@ function signedIn(body) {
   login.hidden = true;
   nav.hidden = false;
   signOut.hidden = false;
+  refresh.hidden = false;
   who.textContent = body.open_mode ? "open mode (no keys configured)" : `signed in as ${body.key}`;
   route();
 }
@@ -93,5 +96,6 @@ async function route() {
   if (ticket === rendering) document.body.dataset.ready = page;
 }
 
+refresh.addEventListener("click", () => route());
 window.addEventListener("hashchange", route);
 start();
