@@ -20,7 +20,7 @@ from audio_gateway.ledger import LedgerRow
 from audio_gateway.ledger.store import LedgerStore
 
 from ..conftest import CLIENT_KEYS, provider_env
-from ..support.server_thread import GatewayServer
+from ..support.server_thread import CATALOG_DIR, GatewayServer
 from .seed import seed_rows
 
 ADMIN = ("ops", "sk-gw-ops-console-5d1f0a")
@@ -37,8 +37,9 @@ async def _insert(url: str, rows: list[LedgerRow]) -> None:
 
 
 class ConsoleGateway:
-    def __init__(self, server: GatewayServer, rows: list[LedgerRow], real_request_id: str):
+    def __init__(self, server: GatewayServer, rows: list[LedgerRow], real_request_id: str, catalog: Path):
         self.server, self.url, self.rows, self.real_request_id = server, server.url, rows, real_request_id
+        self.catalog = catalog          # the gateway's own copy: a test may break it and reload
 
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {ADMIN[1]}"}, timeout=10)
@@ -61,7 +62,9 @@ def console_gateway(fake_openai, fake_siliconflow, tmp_path_factory):
     env = provider_env(fake_openai, fake_siliconflow, AUDIO_GATEWAY_DATABASE_URL=url,
                        AUDIO_GATEWAY_ADMIN_KEYS=f"{ADMIN[0]}:{ADMIN[1]}", AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL="0.05",
                        AUDIO_GATEWAY_KEYS_POLL_INTERVAL="0.1")
-    server = GatewayServer(env).start()
+    catalog = tmp_path_factory.mktemp("console-catalog") / "catalog"
+    shutil.copytree(CATALOG_DIR, catalog)
+    server = GatewayServer(env, catalog_dir=catalog).start()
     rows = seed_rows(datetime.now(UTC))
     server.call(_insert(url, rows))   # on the server's loop: Playwright's sync API may hold this thread's
     # One real request too, so a row made by the gateway itself (its own attempts) is on the pages.
@@ -74,7 +77,7 @@ def console_gateway(fake_openai, fake_siliconflow, tmp_path_factory):
         while admin.get(f"/v1/usage/requests/{request_id}").status_code != 200:
             assert time.monotonic() < deadline, "the real request's ledger row never appeared"
             time.sleep(0.05)
-    yield ConsoleGateway(server, rows, request_id)
+    yield ConsoleGateway(server, rows, request_id, catalog)
     server.stop()
 
 

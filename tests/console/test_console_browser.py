@@ -258,3 +258,23 @@ def test_keys_page_creates_and_revokes_a_key_with_a_budget(page, console_gateway
     assert "`name`" in page.text_content("#key-error")
     assert page.problems == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
     page.problems.clear()
+
+
+def test_catalog_page_shows_a_refused_reload(page, console_gateway, artefacts):
+    tts = console_gateway.catalog / "models" / "tts.yaml"
+    original = tts.read_text()
+    try:
+        tts.write_text(original.replace("price_usd:", "price_usd: -", 1))
+        assert console_gateway.server.reload() is False
+        with console_gateway.admin() as admin:
+            failure = admin.get("/console/api/catalog").json()["reload_error"]
+            ready = admin.get("/readyz").json()["catalog"]["reload_error"]
+        assert failure["problems"] == ready["problems"] and failure["problems"]
+        _open(page, console_gateway.url, "catalog")
+        assert page.text_content("#reload-status") == "refused"
+        shown = page.eval_on_selector_all("#reload-error li", "els => els.map(e => e.textContent)")
+        assert shown == failure["problems"]
+        page.screenshot(path=str(artefacts / "catalog-reload-refused.png"))
+    finally:
+        tts.write_text(original)
+        assert console_gateway.server.reload() is True

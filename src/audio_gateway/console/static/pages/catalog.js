@@ -33,7 +33,7 @@ export async function render(view) {
       h("dt", {}, "Last reload"), h("dd", { id: "reload-status" }, failure ? badge("refused", "bad") : badge("ok", "ok"))),
     failure ? h("div", { class: "alert", role: "alert", id: "reload-error" },
       h("strong", {}, `Reload refused ${time(failure.at)} (${failure.trigger}); the previous catalog is still served.`),
-      h("ul", {}, failure.problems.map((p) => h("li", { class: "mono small" }, p)))) : null,
+      h("ul", {}, failure.problems.map((p) => h("li", { class: "mono small" }, p)))) : "",
     h("h2", {}, `Models (${c.models.length})`),
     table([
       { key: "id", label: "Model", cell: (m) => [h("strong", {}, m.id), m.aliases.length ? h("div", { class: "small muted" }, `aliases: ${m.aliases.join(", ")}`) : null] },
