@@ -40,7 +40,11 @@ function signedIn(body) {
   route();
 }
 
+const INSECURE = "This page is not a secure context (plain http on a host other than localhost): the browser will "
+  + "not keep the Secure session cookie. Open the console over HTTPS.";
+
 async function start() {
+  if (!window.isSecureContext) return showLogin(INSECURE);
   try {
     const body = await api("/console/api/session");
     // Open mode needs no key, but changes still need a session's CSRF token: make one.
