@@ -81,15 +81,23 @@ def console_gateway(fake_openai, fake_siliconflow, tmp_path_factory):
     server.stop()
 
 
+ARTEFACTS = pytest.StashKey[Path]()
+
+
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory, request):
     directory = Path(os.environ.get("AUDIO_GATEWAY_TEST_ARTEFACTS") or tmp_path_factory.mktemp("console-artefacts"))
     directory.mkdir(parents=True, exist_ok=True)
-    yield directory
-    shots = sorted(p.name for p in directory.glob("*.png"))
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and shots:
-        reporter.write_line(f"console screenshots ({len(shots)}): {directory}")
+    request.config.stash[ARTEFACTS] = directory
+    return directory
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Where the screenshots are, at the end of the run (also under -q)."""
+    directory = config.stash.get(ARTEFACTS, None)
+    shots = sorted(directory.glob("*.png")) if directory is not None else []
+    if shots:
+        terminalreporter.write_line(f"console screenshots ({len(shots)}): {directory}")
 
 
 @pytest.fixture(scope="session")
