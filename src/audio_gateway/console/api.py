@@ -57,7 +57,7 @@ def decode_row_cursor(token: str) -> RowCursor:
 
 def _one(request: Request, name: str) -> str | None:
     value = request.query_params.get(name)
-    return value.strip() or None if value is not None else None
+    return (value.strip() or None) if value is not None else None
 
 
 @get("/api/overview", exception_handlers=OUTAGE_HANDLERS)

@@ -27,7 +27,7 @@ from ..settings import ClientKey
 from .session import COOKIE_NAME, CSRF_HEADER, Session, SessionCodec
 
 __all__ = ["ConsoleGuard", "SecurityHeaders", "CSP", "ConsoleUser", "console_user", "admin_for_session",
-           "PUBLIC_PATHS"]
+           "same_origin"]
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -36,7 +36,8 @@ _HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-option
             (b"cross-origin-opener-policy", b"same-origin")]
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Reachable without a session: the page shell and its files (they hold no data), and signing in.
-PUBLIC_PATHS = ("/console", "/console/", "/console/static/")
+SHELL_PATHS = frozenset({"/console", "/console/"})
+STATIC_PREFIX = "/console/static/"
 LOGIN_PATH = "/console/session"
 
 
@@ -88,7 +89,7 @@ def _cookie(scope: Scope) -> str:
 def _is_public(path: str, method: str) -> bool:
     if path == LOGIN_PATH:
         return method == "POST"
-    return path in PUBLIC_PATHS[:2] or path.startswith(PUBLIC_PATHS[2])
+    return path in SHELL_PATHS or path.startswith(STATIC_PREFIX)
 
 
 def same_origin(scope: Scope) -> bool:
@@ -155,7 +156,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith(PUBLIC_PATHS[2])
+        static = scope["path"].startswith(STATIC_PREFIX)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -82,17 +82,16 @@ async def overview(store: LedgerStore, range_name: str, now: datetime) -> dict[s
                             "start_time": window.start, "end_time": window.end,
                             "bucket_seconds": window.bucket_seconds,
                             "buckets": [window.start + i * window.bucket_seconds for i in range(window.buckets)]}
-    grand: dict[str, Any] = {}
     for field in ("model", "provider"):
         every = await _grouped(store, window, field)
         fallbacks = await _grouped(store, window, field, fell_back=True)
         body[f"by_{field}"] = {"requests": _series(every, field, window, "requests"),
                                "cost_usd": _series(every, field, window, "cost_usd"),
                                "fallbacks": _series(fallbacks, field, window, "requests")}
-        grand = {"requests": sum(t.requests for t in every),
-                 "cost_usd": decimal_text(sum((t.cost_usd for t in every), Decimal(0))),
-                 "fallbacks": sum(t.requests for t in fallbacks)}
-    body["totals"] = grand
+        if field == "model":   # every row has one model (served, else asked for): the grand totals
+            body["totals"] = {"requests": sum(t.requests for t in every),
+                              "cost_usd": decimal_text(sum((t.cost_usd for t in every), Decimal(0))),
+                              "fallbacks": sum(t.requests for t in fallbacks)}
     body["error_rate"] = await _error_rate(store, stamp)
     body["generated_at"] = stamp
     return body
