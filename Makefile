@@ -32,7 +32,10 @@ run: install
 system-test-deps:
 	sh scripts/ensure-system-deps.sh
 
+# Lint (ruff) and type-check (mypy, configured in pyproject.toml) first: CI runs this target, so both are enforced.
 test: install-test system-test-deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Bounded fault-injection soak (~2.5 min, loopback only); `make soak SOAK_ARGS="--seed 3"`. Exit 1 on a broken invariant.

@@ -62,6 +62,10 @@ def _env(config: SoakConfig, openai: FakeOpenAI, siliconflow: FakeSiliconFlow, r
         "AUDIO_GATEWAY_JOB_RETRY_DELAY": "0.2",
         "AUDIO_GATEWAY_JOB_RETRY_BACKOFF_CAP": "1",
         "AUDIO_GATEWAY_JOB_TIMEOUT": "60",
+        # A SIGTERMed worker lets running jobs finish for this long, then cancels and re-queues them. Well under
+        # the 30 s the soak waits for it to exit: at the default (also 30 s) a job slowed by hang faults could keep
+        # the worker draining until the soak's SIGKILL landed mid re-queue, stranding that job.
+        "AUDIO_GATEWAY_SHUTDOWN_GRACE": "10",
         "AUDIO_GATEWAY_DATA_DIR": str(config.out_dir / "data"),  # one ledger for the gateway and the workers
         "PYTHONUNBUFFERED": "1",
     }

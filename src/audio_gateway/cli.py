@@ -47,11 +47,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _database_keys(settings: Settings) -> int:
+    """How many keys the database holds (0 when it has none yet, or cannot be read: then open mode stays
+    loopback-only, the safe side)."""
+    import asyncio
+
+    from .keys.store import KeyStore
+    from .ledger.runtime import ledger_url
+    from .ledger.store import LedgerStore
+
+    url = ledger_url(settings)
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[-1]).exists():
+        return 0   # no ledger file yet, so no keys (and nothing created by asking)
+
+    async def count() -> int:
+        ledger = LedgerStore.from_url(url)
+        try:
+            return len(await KeyStore(ledger.engine).all())
+        finally:
+            await ledger.close()
+
+    try:
+        return asyncio.run(count())
+    except Exception:  # no keys table yet (first start), or the database is down: treat as no keys
+        return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.auth_enabled:
+    if not settings.auth_enabled and not _database_keys(settings):
         if not _is_loopback(args.host):
             print(f"audio-gateway: refusing to listen on {args.host} without client keys. "
-                  "Set AUDIO_GATEWAY_API_KEYS (comma-separated) or bind to 127.0.0.1.", file=sys.stderr)
+                  "Set AUDIO_GATEWAY_API_KEYS (comma-separated), create one with `audio-gateway keys create`, "
+                  "or bind to 127.0.0.1.", file=sys.stderr)
             return 2
         log.warning("AUDIO_GATEWAY_API_KEYS is not set: the gateway is open to anyone on this machine (loopback only)")
     if settings.secret_key is not None:
@@ -142,7 +169,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                             metrics_host=args.metrics_host)
     worker = build_worker(settings, source.load(), options=options)
     logging.getLogger("saq").addFilter(ExpectedFailureLog())
-    log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, settings.queue_url.split("@")[-1])
+    log.info("worker started: concurrency %d, queue %s", settings.worker_concurrency, (settings.queue_url or "").split("@")[-1])
     asyncio.run(run_worker(worker))  # SIGTERM/SIGINT drain it: running jobs finish or are re-queued
     return 0
 
@@ -263,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
 def _skip_unused_record_fields() -> None:
     """The log format never shows caller, thread or process, so records need not gather them: one access
     line per request made findCaller's stack walk a cost under load (Logging HOWTO, "Optimization")."""
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -70,7 +70,7 @@ def serve_workers(app: Any, settings: Settings, *, host: str, port: int, workers
 
 class _Supervisor:
     def __init__(self, config: uvicorn.Config, sock: socket.socket, size: int, grace: float,
-                 unblocked: set[signal.Signals], hooks: WorkerHooks):
+                 unblocked: set[int | signal.Signals], hooks: WorkerHooks):
         self.config, self.sock, self.size, self.grace, self.unblocked = config, sock, size, grace, unblocked
         self.hooks = hooks
         self.hangups = 0                               # SIGHUPs passed on: workers forked later may be stale
@@ -170,7 +170,7 @@ class _Supervisor:
                 pass                          # already dead; reaped on the next pass
 
 
-def _run_worker(config: uvicorn.Config, sock: socket.socket, unblocked: set[signal.Signals], *,
+def _run_worker(config: uvicorn.Config, sock: socket.socket, unblocked: set[int | signal.Signals], *,
                 parent: int, before: Callable[[], None] | None = None) -> NoReturn:
     """The child's whole life: serve until SIGTERM/SIGINT, then exit without returning into the parent's code."""
     code = 1

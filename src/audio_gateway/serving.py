@@ -11,8 +11,9 @@ level, before any ASGI code runs, and answers in OpenAI's error shape:
 - an answer given before the request body is in (401 without a key, 413, a 400 mid-upload) ends the
   connection: the rest of the body is read and thrown away for at most LINGER_SECONDS (never longer
   than the client timeout) and LINGER_BYTES, so that a client still sending gets to read the answer
-  instead of a reset, then the connection closes. uvicorn would keep it open for as long as bytes
-  trickle in, since each one restarts its keep-alive timer;
+  instead of a reset, then the connection closes (uvicorn would keep it open for as long as bytes
+  trickle in, since each one restarts its keep-alive timer). Such an answer says `connection: close`,
+  so the client does not send its next request into the linger;
 - 503 `server_busy` (with Retry-After) for a request arriving while `max_connections` connections are
   open: uvicorn's own `limit_concurrency` check, answered in OpenAI's shape rather than plain text. A
   connection opened past the limit gets OVER_LIMIT_HEAD_SECONDS, not the whole client timeout, to send
@@ -30,7 +31,7 @@ import resource
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from .api.context import RequestContextMiddleware
 from .errors import encode_error
@@ -116,6 +117,8 @@ class _BoundedHttpTools(HttpToolsProtocol):
                          type_="service_unavailable", headers=b"retry-after: 1\r\n")
             return
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.send = _closing_early(self.cycle)  # type: ignore[method-assign]
 
     def on_body(self, body: bytes) -> None:
         if not self._rejected:
@@ -174,6 +177,27 @@ class _BoundedHttpTools(HttpToolsProtocol):
         if timer is not None:
             timer.cancel()
             self._head_timer = None
+
+
+def _closing_early(cycle: RequestResponseCycle) -> Any:
+    """The cycle's `send`, saying `connection: close` on an answer that starts before the body is all in.
+
+    Without it a client would pool the connection and send its next request into our linger, which
+    drops it: "server disconnected without a response". uvicorn closes at once on `connection: close`
+    (a reset for a client still sending), so keep-alive is switched back on after the head is written
+    and `on_response_complete` lingers, then closes.
+    """
+    send: Any = cycle.send
+
+    async def send_closing(message: Any) -> None:
+        if message["type"] != "http.response.start" or not cycle.more_body:
+            await send(message)
+            return
+        headers = [*message.get("headers", ()), (b"connection", b"close")]
+        await send({**message, "headers": headers})
+        cycle.keep_alive = True
+
+    return send_closing
 
 
 def bounded_protocol(*, max_header_bytes: int, head_timeout: float) -> type[HttpToolsProtocol]:

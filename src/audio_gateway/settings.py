@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 import msgspec
 
@@ -99,6 +100,10 @@ def _server_secret(env: Mapping[str, str], data_dir: Path) -> ServerSecret:
         raise SettingsError(str(exc)) from None
 
 
+@overload
+def _float(env: Mapping[str, str], name: str, default: float) -> float: ...
+@overload
+def _float(env: Mapping[str, str], name: str, default: None) -> float | None: ...
 def _float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
     raw = env.get(name, "").strip()
     if not raw:

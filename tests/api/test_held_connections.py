@@ -104,6 +104,22 @@ def test_a_client_that_sends_its_whole_body_still_reads_the_early_answer(gateway
         assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
 
 
+def test_an_early_answer_says_connection_close_and_the_next_request_gets_a_new_connection(gateway_1s):
+    """A pooled client must not send its next request into the linger, which drops it unanswered."""
+    with _connect(gateway_1s) as sock:
+        sock.sendall(_head("/v1/audio/speech", b"Content-Type: application/json", b"Content-Length: 1000") + b"{")
+        received, _ = trickle_until_closed(sock)
+    head = received.split(b"\r\n\r\n", 1)[0].lower()
+    assert status_of(received) == 401 and b"\r\nconnection: close" in head, received
+    with httpx.Client(base_url=gateway_1s.url, timeout=10) as http:
+        for _ in range(20):
+            early = http.post("/v1/audio/speech", content=b"x" * (256 * 1024),
+                              headers={"Content-Type": "application/json"})
+            assert early.status_code == 401 and early.headers["connection"] == "close"
+            after = http.get("/v1/models", headers={"Authorization": "Bearer " + KEY.decode()})
+            assert after.status_code == 200, after.text
+
+
 def test_the_drain_is_bounded_in_bytes(gateway_1s):
     sent = 0
     with _connect(gateway_1s) as sock:

@@ -18,7 +18,8 @@ WITH_INPUT = ["GET /v1/models/{model_id}", "POST /v1/audio/speech", "POST /v1/au
               "POST /v1/audio/translations", "POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{job_id}",
               "DELETE /v1/jobs/{job_id}", "GET /v1/organization/usage/audio_speeches",
               "GET /v1/organization/usage/audio_transcriptions", "GET /v1/organization/costs",
-              "GET /v1/usage/requests/{request_id}"]
+              "GET /v1/usage/requests/{request_id}", "POST /v1/gateway/keys", "GET /v1/gateway/keys",
+              "GET /v1/gateway/keys/{name}", "PATCH /v1/gateway/keys/{name}", "DELETE /v1/gateway/keys/{name}"]
 CASES = [(label, GenerationMode.POSITIVE) for label in INPUTLESS + WITH_INPUT] + [
     (label, GenerationMode.NEGATIVE) for label in WITH_INPUT]
 

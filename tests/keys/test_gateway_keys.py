@@ -222,6 +222,8 @@ def test_fifty_at_once_on_a_budget_for_ten_and_the_ledger_agrees(admin, keyed, s
         with pytest.raises(openai.RateLimitError) as caught:
             sdk.audio.speech.create(**SPEECH)
     assert caught.value.code == "insufficient_quota"
+    metrics = admin.get("/metrics").text   # 80 % was passed once in this period: counted once
+    assert 'audio_gateway_budget_warnings_total{key="ten-requests",period="day"} 1.0' in metrics
 
 
 def test_a_failed_request_gives_its_reservation_back(admin, keyed, fake_openai):

@@ -127,6 +127,9 @@ def test_the_cache_sees_a_change_at_its_next_poll(database_url):
                     await asyncio.sleep(0.02)
                 key = cache.lookup(digest)
                 assert key is not None and key.name == "team" and key.limits == KeyLimits(rpm=2)
+                assert (await store.get("team")).last_used_at is None      # noted in memory, written in batches
+                await cache.flush_usage()
+                assert (await store.get("team")).last_used_at is not None
                 await admin.revoke("team")
                 for _ in range(100):
                     if cache.lookup(digest) is None:

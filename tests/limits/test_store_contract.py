@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from audio_gateway.limits import Dimension, LimitStore, RateRule
+from audio_gateway.limits.model import BudgetAsk
 
 R, C, A = Dimension.REQUESTS, Dimension.CHARACTERS, Dimension.AUDIO_SECONDS
 T0 = 1_800_000_000.0
@@ -131,4 +132,36 @@ def test_large_amounts_stay_exact(store_url):
         assert not (await _reserve(store, "b3", amount=1, budget=big)).allowed
         settled = await store.settle("b1", big - 1)
         assert settled is not None and settled.spent == big - 1
+    asyncio.run(run(scenario)(store_url))
+
+
+def _ask(rid: str, amount: int, budget: int = 1000, now: float = T0) -> BudgetAsk:
+    return BudgetAsk(account="team:day:2027-01-01", reservation=rid, amount=amount, budget=budget,
+                     hold_until=now + 60, expire_at=now + 86400)
+
+
+def test_admit_takes_the_budget_and_the_buckets_together_or_neither(store_url):
+    async def scenario(store):
+        seeds: list[int] = []
+
+        async def seed():
+            seeds.append(1)
+            return 100
+
+        rules = [RateRule(R, 2, 1.0)]
+        ok = await store.admit(_ask("a1", 500), "team", rules, T0, seed)
+        assert ok.outcome == "ok" and ok.reserved.held == 500 and ok.rate.states[0].remaining == pytest.approx(1.0)
+        over = await store.admit(_ask("a2", 401), "team", rules, T0, seed)
+        assert over.outcome == "over_budget" and (over.reserved.spent, over.reserved.held) == (100, 500)
+        assert (await store.admit(_ask("a3", 400), "team", rules, T0, seed)).outcome == "ok"  # no token was taken
+        await store.release("a3")
+        limited = await store.admit(_ask("a4", 1), "team", rules, T0, seed)
+        assert limited.outcome == "rate_limited" and limited.rate.refused == R
+        assert seeds == [1]
+        await store.release("a1")
+        # The rate-limited request held nothing: the whole budget less the seeded spend is free.
+        assert (await store.admit(_ask("a5", 900), "team", [], T0, seed)).outcome == "ok"
+        settled = await store.settle("a5", 900, "team:day:2027-01-01")
+        assert settled is not None and settled.spent == 1000
+        assert (await store.admit(None, "team", [RateRule(R, 2, 1.0)], T0 + 60, seed)).outcome == "ok"
     asyncio.run(run(scenario)(store_url))

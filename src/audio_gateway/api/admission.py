@@ -28,7 +28,7 @@ from ..limits.model import Dimension
 from ..settings import ClientKey
 from .auth import client_key
 
-__all__ = ["check_model", "admit", "limited_call", "LIMIT_OUTAGES"]
+__all__ = ["check_model", "admit", "keep_reservation", "limited_call", "LIMIT_OUTAGES"]
 
 log = logging.getLogger("audio_gateway.limits")
 
@@ -53,7 +53,10 @@ def check_model(request: Request, route: Route) -> None:
 
 
 async def admit(request: Request, route: Route, *, facts_for: Callable[[Target], RequestFacts],
-                units: Mapping[Dimension, float]) -> None:
+                units: Mapping[Dimension, float], reservation: str | None = None,
+                hold_seconds: float | None = None) -> None:
+    """Reserve and take from the buckets, or raise the 403/429 (503 when the limit store is down).
+    A job passes its id as `reservation` (its worker settles it) and a hold as long as the job may run."""
     key = client_key(request)
     check_model(request, route)
     limiter = request.app.state.get("limiter")
@@ -62,8 +65,9 @@ async def admit(request: Request, route: Route, *, facts_for: Callable[[Target],
     state = request.scope["state"]
     cost = reservation_usd(route, facts_for) if key.limits.budgeted else None
     try:
-        state["admission"] = await limiter.admit(key.name, key.limits, reservation=f"res_{os.urandom(12).hex()}",
-                                                 cost_usd=cost, units={Dimension.REQUESTS: 1.0, **units})
+        state["admission"] = await limiter.admit(
+            key.name, key.limits, reservation=reservation or f"res_{os.urandom(12).hex()}", cost_usd=cost,
+            units={Dimension.REQUESTS: 1.0, **units}, hold_seconds=hold_seconds)
     except RateLimited as exc:
         state["rate_states"] = exc.states
         raise
@@ -71,6 +75,11 @@ async def admit(request: Request, route: Route, *, facts_for: Callable[[Target],
         log.warning("limit store unreachable (%s): refusing %s's request", type(exc).__name__, key.name)
         raise ServiceUnavailable("The gateway cannot check this key's limits right now. Retry shortly.",
                                  code="limits_unavailable", headers={"retry-after": "2"}) from None
+
+
+def keep_reservation(request: Request) -> None:
+    """The reservation outlives this request: a job was queued with it, and its worker settles it."""
+    request.scope["state"]["reservation_kept"] = True
 
 
 async def _finish(limiter: Limiter, key: ClientKey, state: dict[str, Any]) -> None:
@@ -82,9 +91,9 @@ async def _finish(limiter: Limiter, key: ClientKey, state: dict[str, Any]) -> No
         try:
             cost = state.get("settle_usd")
             if cost is None:
-                await limiter.release(admission.reservation)
+                await limiter.release(admission.reservation, admission.account)
             else:
-                await limiter.settle(key.name, key.limits, admission.reservation, cost)
+                await limiter.settle(admission.reservation, cost, admission.account)
         except LIMIT_OUTAGES as exc:
             log.warning("could not settle reservation %s of key %s (%s); it expires on its own",
                         admission.reservation, key.name, type(exc).__name__)

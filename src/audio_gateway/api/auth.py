@@ -87,7 +87,7 @@ class ApiKeyMiddleware:
         self.app = app
         self.keys = keys
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.keys:
             authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
             key = self.keys.match(authorization.decode("latin-1"))

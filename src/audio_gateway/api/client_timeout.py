@@ -20,7 +20,7 @@ class ClientTimeoutMiddleware:
         self.app = app
         self.timeout = timeout
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -14,6 +14,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
 
 from ..errors import GatewayError, error_body
 from .body import too_large
@@ -99,4 +100,4 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(body, 500)
 
 
-exception_handlers = {GatewayError: gateway_error_response, HTTPException: _http_exception, Exception: _unexpected}
+exception_handlers: ExceptionHandlersMap = {GatewayError: gateway_error_response, HTTPException: _http_exception, Exception: _unexpected}

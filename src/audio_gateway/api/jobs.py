@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.types import ExceptionHandlersMap
 
+from ..billing import RequestFacts
+from ..catalog import Route, Target
 from ..errors import InvalidRequest, ServiceUnavailable
 from ..jobs.model import JobOwner
 from ..jobs.runtime import BACKEND_OUTAGES
 from ..jobs.service import FileUrlJob, JobService, body_hash
+from ..limits import Dimension
 from ..speech import SpeechRequest
 from ..transcription import read_multipart
+from .admission import LIMIT_OUTAGES, admit, keep_reservation
 from .auth import client_key
 from .body import read_capped
 from .errors import decode_json_body, decode_json_request, gateway_error_response, json_response
@@ -49,7 +55,7 @@ def _backend_down(request: Request, exc: Exception) -> Response:
 
 
 # Per job route: only these handlers touch Redis and S3.
-_OUTAGE_HANDLERS = {outage: _backend_down for outage in BACKEND_OUTAGES}
+_OUTAGE_HANDLERS: ExceptionHandlersMap = {outage: _backend_down for outage in BACKEND_OUTAGES}
 
 
 def _owner(request: Request) -> JobOwner:
@@ -67,11 +73,18 @@ async def create_job(request: Request) -> Response:
     idempotency_key = request.headers.get("idempotency-key") or None
     if idempotency_key is not None and len(idempotency_key) > 255:
         raise InvalidRequest("Idempotency-Key must be at most 255 characters.", param="Idempotency-Key")
+    settings = service.runtime.settings
+    hold = settings.job_timeout_seconds * settings.job_attempts + settings.job_retry_backoff_cap_seconds * 3 + 300
+
+    async def admit_job(route: Route, facts_for: Callable[[Target], RequestFacts], units: Mapping[Dimension, float],
+                        job_id: str) -> None:
+        await admit(request, route, facts_for=facts_for, units=units, reservation=job_id, hold_seconds=hold)
+
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         upload = await read_multipart(content_type, request.stream(), upload_limits(service.runtime.gateway))
         try:
-            record, created = await service.submit_upload(owner, upload, idempotency_key, key_name)
+            record, created = await service.submit_upload(owner, upload, idempotency_key, key_name, admit_job)
         finally:
             upload.close()
     else:
@@ -79,10 +92,14 @@ async def create_job(request: Request) -> Response:
         peek = await decode_json_request(raw, _ModelOnly)  # depth checked here, once
         if peek.file_url is not None:
             job = decode_json_body(raw, FileUrlJob, depth_checked=True)
-            record, created = await service.submit_file_url(owner, job, body_hash(raw), idempotency_key, key_name)
+            record, created = await service.submit_file_url(owner, job, body_hash(raw), idempotency_key, key_name,
+                                                                   admit_job)
         else:
             speech = decode_json_body(raw, SpeechRequest, depth_checked=True)
-            record, created = await service.submit_speech(owner, speech, body_hash(raw), idempotency_key, key_name)
+            record, created = await service.submit_speech(owner, speech, body_hash(raw), idempotency_key, key_name,
+                                                                 admit_job)
+    if created:
+        keep_reservation(request)   # held under the job's id until its worker settles it
     request.scope["state"]["log"].update({"model_asked": record.model, "job": record.id, "job_created": created})
     return json_response(await service.public(record), 202, {"Location": f"/v1/jobs/{record.id}"})
 
@@ -109,4 +126,11 @@ async def list_jobs(request: Request) -> Response:
 @delete("/jobs/{job_id:str}", status_code=200, operation_class=JobOperation, exception_handlers=_OUTAGE_HANDLERS)
 async def cancel_job(request: Request, job_id: str) -> Response:
     service = _service(request)
-    return json_response(await service.public(await service.cancel(_owner(request), job_id)))
+    record = await service.cancel(_owner(request), job_id)
+    limiter = request.app.state.get("limiter")
+    if record.started_at is None and limiter is not None:   # never ran: no row will settle its reservation
+        try:
+            await limiter.release(record.id)
+        except LIMIT_OUTAGES:
+            log.warning("could not release the reservation of cancelled job %s; it expires on its own", record.id)
+    return json_response(await service.public(record))

@@ -24,6 +24,7 @@ from ..ledger.store import STORE_ERRORS
 from .auth import client_key
 from .body import read_capped
 from .errors import decode_json_request, json_response
+from .openapi import CreateKeyOperation, DeleteKeyOperation, KeyOperation, ListKeysOperation, UpdateKeyOperation
 
 __all__ = ["KEY_ROUTES"]
 
@@ -64,7 +65,7 @@ async def _call(coro: Any) -> Any:
         raise _unavailable() from None
 
 
-@post("/gateway/keys", status_code=201)
+@post("/gateway/keys", status_code=201, operation_class=CreateKeyOperation)
 async def create_key(request: Request) -> Response:
     admin = _admin(request)
     spec = await decode_json_request(await read_capped(request, _MAX_BODY), KeyCreate)
@@ -72,13 +73,13 @@ async def create_key(request: Request) -> Response:
     return json_response({**await _call(admin.view(record)), "secret": secret}, 201)
 
 
-@get("/gateway/keys")
+@get("/gateway/keys", operation_class=ListKeysOperation)
 async def list_keys(request: Request) -> Response:
     admin = _admin(request)
     return json_response({"object": "list", "data": await _call(admin.list())})
 
 
-@get("/gateway/keys/{name:str}")
+@get("/gateway/keys/{name:str}", operation_class=KeyOperation)
 async def get_key(request: Request, name: str) -> Response:
     admin = _admin(request)
     try:
@@ -88,7 +89,7 @@ async def get_key(request: Request, name: str) -> Response:
     return json_response(await _call(admin.view(record)))
 
 
-@patch("/gateway/keys/{name:str}")
+@patch("/gateway/keys/{name:str}", operation_class=UpdateKeyOperation)
 async def update_key(request: Request, name: str) -> Response:
     admin = _admin(request)
     changes = await decode_json_request(await read_capped(request, _MAX_BODY), KeyPatch)
@@ -99,7 +100,7 @@ async def update_key(request: Request, name: str) -> Response:
     return json_response(await _call(admin.view(record)))
 
 
-@delete("/gateway/keys/{name:str}", status_code=200)
+@delete("/gateway/keys/{name:str}", status_code=200, operation_class=DeleteKeyOperation)
 async def delete_key(request: Request, name: str) -> Response:
     admin = _admin(request)
     try:

@@ -19,6 +19,7 @@ from litestar.openapi.spec import Components, Operation, SecurityScheme
 
 from ..audio import DIARIZED_JSON, RESPONSE_FORMATS
 from ..jobs.service import FileUrlJob
+from ..keys.spec import KeyCreate, KeyPatch
 from ..routing.fallback import Attempt
 from ..speech import SpeechRequest
 from .openapi_names import CatalogJsonRenderPlugin, catalog_names
@@ -26,6 +27,7 @@ from .openapi_names import CatalogJsonRenderPlugin, catalog_names
 __all__ = [
     "openapi_config", "SpeechOperation", "TranscriptionOperation", "TranslationOperation", "ModelsOperation",
     "ModelOperation", "CreateJobOperation", "JobOperation", "ListJobsOperation", "ERROR_SCHEMA",
+    "CreateKeyOperation", "ListKeysOperation", "KeyOperation", "UpdateKeyOperation", "DeleteKeyOperation", "KEY_SCHEMA",
 ]
 
 
@@ -68,16 +70,20 @@ ERROR_SCHEMA: dict[str, Any] = {
 _ERROR_TEXT = {
     "400": "Invalid request; `error.param` names the field.",
     "401": "Missing or invalid API key.",
-    "403": "The key may not do that: read another key's usage, or name in `file_url` another key's job object or a prefix not allowed.",
+    "403": "The key may not do that: use a model outside its allow-list (`model_not_allowed`), read another key's "
+           "usage, manage keys without being an admin key, or name in `file_url` another key's job object or a "
+           "prefix not allowed.",
     "404": "Unknown model or job.",
     "409": "Idempotency-Key reused with a different body, or the job already finished.",
     "413": "Request body or uploaded file too large.",
+    "429": "The key's budget for this period is spent (`insufficient_quota`), or one of its rate limits is reached "
+           "(`rate_limit_exceeded`, with Retry-After).",
     "4XX": "The provider refused the input itself; its status and message are passed through.",
     "502": "Every provider failed; `error.attempts` lists each attempt.",
     "503": "No provider (or feature) is available.",
     "504": "Every provider timed out.",
 }
-_AUDIO_ERRORS = ("400", "401", "404", "413", "4XX", "502", "503", "504")
+_AUDIO_ERRORS = ("400", "401", "403", "404", "413", "429", "4XX", "502", "503", "504")
 
 
 
@@ -144,6 +150,21 @@ _JOB = {
 _MODEL = {"type": "object", "required": ["id", "object", "created", "owned_by"],
           "properties": {"id": {"type": "string"}, "object": {"const": "model"}, "created": {"type": "integer"},
                          "owned_by": {"type": "string"}, "kind": {"enum": ["tts", "stt"]}}}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+KEY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["object", "name", "admin", "models", "budget_usd", "budget_period", "rpm", "characters_per_minute",
+                 "audio_seconds_per_minute", "created_at", "last_used_at", "spend_usd", "period_start", "resets_at"],
+    "properties": {
+        "object": {"const": "gateway.key"}, "name": {"type": "string"}, "admin": {"type": "boolean"},
+        "models": {"type": ["array", "null"], "items": {"type": "string"}},
+        "budget_usd": {"type": ["string", "null"]}, "budget_period": {"enum": ["day", "week", "month", "total", None]},
+        "rpm": _NULLABLE_INT, "characters_per_minute": _NULLABLE_INT, "audio_seconds_per_minute": _NULLABLE_INT,
+        "created_at": {"type": "string"}, "last_used_at": {"type": ["string", "null"]},
+        "spend_usd": {"type": "string"}, "period_start": {"type": "string"}, "resets_at": {"type": ["string", "null"]},
+        "secret": {"type": "string", "description": "Only in the answer to POST."},
+    },
+}
 _SPEECH_TYPES = ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm", "text/event-stream")
 
 
@@ -195,12 +216,12 @@ ModelsOperation = _operation(
         "type": "object", "required": ["object", "data"],
         "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _MODEL}}}}),
     errors=("401",))
-ModelOperation = _operation(success=("200", "One model.", {"application/json": _MODEL}), errors=("401", "404"))
+ModelOperation = _operation(success=("200", "One model.", {"application/json": _MODEL}), errors=("401", "403", "404"))
 CreateJobOperation = _operation(
     body={"application/json": {"anyOf": [_speech_body(), _file_url_body()]},
           "multipart/form-data": _transcription_form(translate=False)},
     success=("202", "Accepted; poll the `Location`.", {"application/json": _JOB}),
-    errors=("400", "401", "403", "404", "409", "413", "503"),
+    errors=("400", "401", "403", "404", "409", "413", "429", "503"),
     parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
                  "schema": {"type": "string", "maxLength": 255}}])
 JobOperation = _operation(success=("200", "The job.", {"application/json": _JOB}), errors=("401", "404", "409", "503"))
@@ -215,6 +236,24 @@ ListJobsOperation = _operation(
                 {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "The id of one of your jobs (a page's `last_id`): list the jobs created before "
                                 "it. Any other value is a 400."}])
+
+
+_KEY_ERRORS = ("400", "401", "403", "404", "503")
+CreateKeyOperation = _operation(body={"application/json": json_schema(KeyCreate)},
+                                success=("201", "The key, with its `secret` (shown only this once).",
+                                         {"application/json": KEY_SCHEMA}), errors=("400", "401", "403", "503"))
+ListKeysOperation = _operation(success=("200", "Every database key.", {"application/json": {
+    "type": "object", "required": ["object", "data"],
+    "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": KEY_SCHEMA}}}}),
+    errors=("401", "403", "503"))
+KeyOperation = _operation(success=("200", "The key.", {"application/json": KEY_SCHEMA}), errors=_KEY_ERRORS)
+UpdateKeyOperation = _operation(body={"application/json": json_schema(KeyPatch)},
+                                success=("200", "The key as updated.", {"application/json": KEY_SCHEMA}),
+                                errors=_KEY_ERRORS)
+DeleteKeyOperation = _operation(success=("200", "The key is revoked.", {"application/json": {
+    "type": "object", "required": ["object", "name", "deleted"],
+    "properties": {"object": {"const": "gateway.key.deleted"}, "name": {"type": "string"},
+                   "deleted": {"const": True}}}}), errors=_KEY_ERRORS)
 
 
 def openapi_config(version: str) -> OpenAPIConfig:

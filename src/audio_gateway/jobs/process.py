@@ -1,7 +1,8 @@
 """What one `audio-gateway worker` process opens at start-up, and closes at its end.
 
 The ledger (a job's row goes there when it ends), the live gateway (catalog generations, reloaded on
-SIGHUP), its telemetry, the job runtime (Redis, S3) and, with `--metrics-port`, the loopback listener that serves this worker's metrics together with
+SIGHUP), its telemetry, the job runtime (Redis, S3), the limit store jobs' reservations are settled in
+(with AUDIO_GATEWAY_REDIS_URL) and, with `--metrics-port`, the loopback listener that serves this worker's metrics together with
 the queue's job counts.
 """
 
@@ -15,7 +16,10 @@ import msgspec
 from ..catalog import LoadedCatalog
 from ..catalog.reload import CatalogReloader, CatalogSource
 from ..generations import LiveGateway
-from ..ledger.runtime import open_ledger
+from ..ledger.runtime import open_ledger, utc_now
+from ..limits import LimitStore
+from ..limits.guard import Limiter
+from ..limits.settler import open_settler
 from ..observability.listener import LOOPBACK, metrics_listener
 from ..observability.telemetry import Telemetry, queue_job_counts
 from ..settings import Settings
@@ -45,6 +49,12 @@ async def open_worker_process(settings: Settings, catalog: LoadedCatalog, teleme
             reloader = CatalogReloader(options.source, live.swap, lambda: live.version)
             await stack.enter_async_context(reloader.running(sighup=options.reload_on_sighup))
         runtime = await stack.enter_async_context(open_job_runtime(settings, live, ledger.sink, telemetry=telemetry))
+        if settings.redis_url:   # jobs admitted on a key's budget are settled here, in the shared limit store
+            limits = LimitStore.from_url(settings.redis_url)
+            stack.push_async_callback(limits.close)
+            settler = await stack.enter_async_context(open_settler(Limiter(limits, ledger.store.spend_since,
+                                                                           clock=utc_now)))
+            runtime = msgspec.structs.replace(runtime, settle=settler.row)
         if options.metrics_port is not None and telemetry.metrics is not None:
             counts = queue_job_counts(runtime.queue)
             await stack.enter_async_context(metrics_listener(

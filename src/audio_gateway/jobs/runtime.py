@@ -12,7 +12,7 @@ import redis.exceptions
 from saq.queue.redis import RedisQueue
 
 from ..generations import LiveGateway
-from ..ledger import DiscardingSink, RowSink
+from ..ledger import DiscardingSink, LedgerRow, RowSink
 from ..observability.telemetry import Telemetry
 from ..settings import Settings
 from .storage import ObjectStore
@@ -39,6 +39,7 @@ class JobRuntime(msgspec.Struct, frozen=True):
     objects: ObjectStore
     sink: RowSink = msgspec.field(default_factory=DiscardingSink)   # where job ledger rows go
     telemetry: Telemetry | None = None   # metrics and traces of the jobs this process runs
+    settle: Callable[[LedgerRow], None] | None = None   # a job's row settles its key's reservation (limits/settler.py)
 
 
 @asynccontextmanager

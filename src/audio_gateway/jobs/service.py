@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import anyio.to_thread
 import msgspec
 
 from ..audio import UnreadableAudio, probe_audio
+from ..billing import RequestFacts
+from ..catalog import Route, Target, TtsCapabilities
 from ..errors import Conflict, InvalidRequest, NotFound
+from ..gateway import speech_facts
+from ..limits import Dimension
 from ..observability.propagation import current_traceparent
 from ..speech import SpeechRequest, validate_speech
 from ..transcription import Upload, check_duration, parse_transcription_form, validate_transcription
+from ..transcription.pipeline import audio_seconds
 from ..transcription.request import parse_transcription_fields
 from .fetch import check_file_url, parse_s3_url
 from .model import FINAL_STATUSES, JobOwner, JobRecord, SpeechJob, TranscriptionJob, new_job_id, now, unfinished_job_error
@@ -25,7 +30,11 @@ from .runtime import BACKEND_OUTAGES, TASK_NAME, JobRuntime
 from .s3_access import check_s3_read
 from .store import UnknownCursor
 
-__all__ = ["JobService", "FileUrlJob"]
+__all__ = ["JobService", "FileUrlJob", "JobAdmit"]
+
+# A limited key's check before a job is queued (api/admission.py): the route, the request's facts per
+# target, what it takes from the rate buckets, and the job id its reservation is held under.
+JobAdmit = Callable[[Route, Callable[[Target], RequestFacts], Mapping[Dimension, float], str], Awaitable[None]]
 
 
 class FileUrlJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,34 +63,43 @@ class JobService:
     # -- submit ----------------------------------------------------------------------------------------
 
     async def submit_speech(self, owner: JobOwner, body: SpeechRequest, body_hash: str, idempotency_key: str | None,
-                            key_name: str | None = None) -> tuple[JobRecord, bool]:
+                            key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         route = self.runtime.gateway.route(body.model)
-        if route.model.kind == "stt":
+        capabilities = route.model.capabilities
+        if not isinstance(capabilities, TtsCapabilities):
             raise InvalidRequest(f"{route.model.id} is a speech-to-text model; send the audio as multipart/form-data "
                                  "or JSON with `file_url`.", param="model")
-        validate_speech(body, route, max_chars=route.model.capabilities.max_job_input_chars)
+        validate_speech(body, route, max_chars=capabilities.max_job_input_chars)
         if body.stream_format != "audio":
             raise InvalidRequest("Jobs produce a file; `stream_format` must be `audio`.", param="stream_format")
         record = JobRecord(id=new_job_id(), owner=owner.id, kind="tts", model=route.model.id, created_at=now(),
                            request=SpeechJob(body), body_hash=body_hash, key_name=key_name)
+        if admit is not None:
+            await admit(route, lambda target: speech_facts(body, target), {Dimension.CHARACTERS: len(body.input)},
+                        record.id)
         return await self._enqueue(record, owner, idempotency_key)
 
     async def submit_upload(self, owner: JobOwner, upload: Upload, idempotency_key: str | None,
-                            key_name: str | None = None) -> tuple[JobRecord, bool]:
+                            key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         form = parse_transcription_form(upload, "transcribe")
         route = self.runtime.gateway.route(form.model)
         validate_transcription(form, route, upload)
         if form.stream:
             raise InvalidRequest("Jobs produce a file; `stream` is not supported.", param="stream")
+        file = upload.file
+        assert file is not None, "validate_transcription refuses a form without a file"
         try:
-            info = await anyio.to_thread.run_sync(probe_audio, upload.file)
+            info = await anyio.to_thread.run_sync(probe_audio, file)
         except UnreadableAudio as exc:
             raise InvalidRequest(f"The file is not readable audio ({exc.reason}).", param="file",
                                  code="invalid_file_format") from None
         check_duration(info, route, form)
-        digest = await anyio.to_thread.run_sync(_file_digest, upload)
-        body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         job_id = new_job_id()
+        if admit is not None:
+            facts = RequestFacts(kind="stt", prompt=form.prompt or "", audio_seconds=audio_seconds(info))
+            await admit(route, lambda _target: facts, {Dimension.AUDIO_SECONDS: float(facts.audio_seconds)}, job_id)
+        digest = await anyio.to_thread.run_sync(_file_digest, file)
+        body_hash = _hash({"form": msgspec.to_builtins(form), "file": digest})
         record = JobRecord(id=job_id, owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=upload.filename), body_hash=body_hash,
                            key_name=key_name)
@@ -89,11 +107,11 @@ class JobService:
             if replay is not None:
                 return replay, False
             key = self.runtime.objects.key(owner.id, job_id, "input", _safe_name(upload.filename))
-            await self.runtime.objects.put(key, upload.file, upload.content_type)
+            await self.runtime.objects.put(key, file, upload.content_type)
             return await self._create(msgspec.structs.replace(record, input_key=key))
 
     async def submit_file_url(self, owner: JobOwner, body: FileUrlJob, body_hash: str, idempotency_key: str | None,
-                              key_name: str | None = None) -> tuple[JobRecord, bool]:
+                              key_name: str | None = None, admit: JobAdmit | None = None) -> tuple[JobRecord, bool]:
         check_file_url(body.file_url, self.runtime.objects.bucket)
         if body.file_url.startswith("s3://"):  # another key's upload or result is not this key's to read
             check_s3_read(parse_s3_url(body.file_url)[1], owners=owner.ids, job_prefix=self.runtime.objects.prefix,
@@ -116,6 +134,9 @@ class JobService:
         record = JobRecord(id=new_job_id(), owner=owner.id, kind="stt", model=route.model.id, created_at=now(),
                            request=TranscriptionJob(form, filename=body.file_url.rsplit("/", 1)[-1] or "audio"),
                            file_url=body.file_url, body_hash=body_hash, key_name=key_name)
+        if admit is not None:   # the audio's length is unknown until fetched: only a spent budget refuses it
+            facts = RequestFacts(kind="stt", prompt=form.prompt or "")
+            await admit(route, lambda _target: facts, {}, record.id)
         return await self._enqueue(record, owner, idempotency_key)
 
     @asynccontextmanager
@@ -236,12 +257,12 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(msgspec.json.encode(value, order="sorted")).hexdigest()
 
 
-def _file_digest(upload: Upload) -> str:
+def _file_digest(file: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    upload.file.seek(0)
-    while chunk := upload.file.read(1024 * 1024):
+    file.seek(0)
+    while chunk := file.read(1024 * 1024):
         digest.update(chunk)
-    upload.file.seek(0)
+    file.seek(0)
     return digest.hexdigest()
 
 

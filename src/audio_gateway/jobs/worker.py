@@ -12,10 +12,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from saq import Worker
+from saq.types import PartialTimersDict
 
 from ..catalog import LoadedCatalog, Plan
 from ..errors import GatewayError, UpstreamUnavailable, error_body
@@ -51,6 +52,8 @@ def _record_row(runtime: JobRuntime, row: LedgerRow) -> None:
             row = msgspec.structs.replace(row, trace_id=trace_id)
         telemetry.observe_row(row, runtime.gateway.plan)
     runtime.sink.record(row)
+    if runtime.settle is not None:
+        runtime.settle(row)
 
 
 async def _fail(runtime: JobRuntime, job_id: str, error: JobError, *, http_status: int = 502) -> None:
@@ -239,6 +242,8 @@ def build_worker(settings: Settings, catalog: Plan | LoadedCatalog, *, options: 
         if "runtime" in ctx and ctx.get("job") is not None:
             await _fail_exhausted(ctx["runtime"], ctx["job"])
 
+    if settings.queue_url is None:
+        raise ValueError("a job worker needs AUDIO_GATEWAY_QUEUE_URL")
     queue = DrainingQueue.from_url(settings.queue_url, name="audio-gateway")
     return Worker(
         queue,
@@ -247,8 +252,10 @@ def build_worker(settings: Settings, catalog: Plan | LoadedCatalog, *, options: 
         startup=startup,
         shutdown=shutdown,
         after_process=after_process,
-        timers={"sweep": settings.worker_sweep_seconds},
+        # saq's PartialTimersDict inherits its base's required keys, so a partial dict needs a cast.
+        timers=cast(PartialTimersDict, {"sweep": settings.worker_sweep_seconds}),
         # An idle slot waits at most this long in Redis, so a stopping worker is not held by an empty queue.
         dequeue_timeout=1.0,
-        shutdown_grace_period_s=settings.shutdown_grace_seconds,
+        # saq annotates whole seconds but hands the value to asyncio.wait, which takes a fraction as well.
+        shutdown_grace_period_s=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
     )

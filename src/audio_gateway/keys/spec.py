@@ -98,7 +98,7 @@ def _checked(limits: KeyLimits, resolve: Callable[[str], str | None], *, models_
     if models is not None and models_changed:
         models = _models(list(models), resolve)
     return KeyLimits(models=models,
-                     budget_usd=budget, budget_period=period,  # type: ignore[arg-type]
+                     budget_usd=budget, budget_period=period,
                      rpm=_rate("rpm", limits.rpm),
                      characters_per_minute=_rate("characters_per_minute", limits.characters_per_minute),
                      audio_seconds_per_minute=_rate("audio_seconds_per_minute", limits.audio_seconds_per_minute))

@@ -8,7 +8,9 @@ file: WAL lets readers run beside the one writer, and busy_timeout makes a write
 
 from __future__ import annotations
 
+import asyncio
 import decimal
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
 from .store import LedgerStore
 
-__all__ = ["SqliteLedgerStore", "sqlite_url"]
+__all__ = ["SqliteLedgerStore", "sqlite_url", "MIGRATION_LOCK_SECONDS"]
+
+MIGRATION_LOCK_SECONDS = 120.0
 
 _SEPARATOR = ","
 # Wide enough that no realistic sum of ledger amounts is ever rounded; Inexact makes one that would loud.
@@ -36,7 +41,8 @@ def sqlite_url(path: Path) -> str:
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+    # busy_timeout first: switching a new file to WAL takes a lock another process may hold right now.
+    for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -72,4 +78,13 @@ class SqliteLedgerStore(LedgerStore):
     async def _lock_migrations(self, conn: AsyncConnection) -> None:
         # Take the write lock now rather than at the first DDL statement, so two processes starting at
         # once run their migrations one after the other (the second then finds nothing to do).
-        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Each try waits busy_timeout; on a loaded machine a queue of processes may wait longer than one.
+        deadline = time.monotonic() + MIGRATION_LOCK_SECONDS
+        while True:
+            try:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.05)

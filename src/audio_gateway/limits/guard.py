@@ -1,7 +1,7 @@
 """`Limiter`: what a request of a limited key goes through before the upstream call, and after it.
 
-Budget first, then rates: a request refused for its budget takes nothing from the buckets, and one
-refused by a bucket gives its reservation straight back. The reservation is this request's cost as
+Budget and rates in one store operation (in Redis one script, one round trip): a request refused for
+its budget takes nothing from the buckets, and one refused by a bucket holds nothing. The reservation is this request's cost as
 far as it is known in advance (billing.expected_usage; output tokens at the catalog's estimate); it
 is settled with the ledger row's exact cost, or released when the request ends without one.
 """
@@ -20,7 +20,7 @@ from ..errors import QuotaExceeded, RateLimited
 from ..keys.model import KeyLimits
 from ..keys.periods import period_end, period_start
 from .headers import duration_text
-from .model import Dimension, RateRule, RateState, from_nano, to_nano
+from .model import BudgetAsk, Dimension, RateRule, RateState, from_nano, to_nano
 from .store import LimitStore
 
 __all__ = ["Limiter", "Admission", "account_name"]
@@ -35,6 +35,7 @@ _TYPE = {Dimension.REQUESTS: "requests", Dimension.CHARACTERS: "characters", Dim
 class Admission(msgspec.Struct, frozen=True):
     reservation: str | None             # the hold to settle or release; None when the key has no budget
     states: tuple[RateState, ...] = ()  # bucket levels after this request, for the x-ratelimit headers
+    account: str | None = None          # the budget account it is held on (settling then needs no look-up)
 
 
 def account_name(name: str, limits: KeyLimits, now: datetime) -> str:
@@ -64,26 +65,42 @@ class Limiter:
 
     async def admit(self, name: str, limits: KeyLimits, *, reservation: str, cost_usd: Decimal | None,
                     units: Mapping[Dimension, float], hold_seconds: float | None = None) -> Admission:
-        """Reserve `cost_usd` on the budget and take `units` from the buckets, or raise the 429 that says why."""
+        """Reserve `cost_usd` on the budget and take `units` from the buckets (one store operation: both or
+        neither), or raise the 429 that says why."""
         now = self._clock()
-        held = None
-        if limits.budget_usd is not None and cost_usd is not None:
-            await self._reserve(name, limits, reservation, cost_usd, now, hold_seconds or self._hold)
-            held = reservation
         rules = rules_for(limits, units)
-        if not rules:
-            return Admission(held)
         too_big = next((r for r in rules if r.cost > r.per_minute), None)
         if too_big is not None:
-            if held:
-                await self.store.release(held)
             raise RateLimited(f"Request too large for key {name} on {_LABEL[too_big.dimension]}: Limit "
                               f"{too_big.per_minute}, Requested {too_big.cost:g}. Send less per request.",
                               type_=_TYPE[too_big.dimension], retry_after=60.0)
-        verdict = await self.store.take(name, rules, now.timestamp())
-        if not verdict.allowed:
-            if held:
-                await self.store.release(held)
+        budget = None
+        period = limits.budget_period or "month"
+        start, end = period_start(period, now), period_end(period, now)
+        if limits.budget_usd is not None and cost_usd is not None:
+            # At least one nano-dollar: a spent budget refuses even a request whose cost is not known yet.
+            budget = BudgetAsk(account=account_name(name, limits, now), reservation=reservation,
+                               amount=max(to_nano(cost_usd), 1), budget=to_nano(limits.budget_usd),
+                               hold_until=now.timestamp() + (hold_seconds or self._hold),
+                               expire_at=(end + timedelta(days=1)).timestamp() if end is not None else None)
+        if budget is None and not rules:
+            return Admission(None)
+
+        async def seed() -> int:
+            return to_nano(await self._spend_since(name, start))
+
+        admitted = await self.store.admit(budget, name, rules, now.timestamp(), seed)
+        if admitted.outcome == "over_budget":
+            assert admitted.reserved is not None and limits.budget_usd is not None and cost_usd is not None
+            resets = (f"it resets at {end.isoformat().replace('+00:00', 'Z')}" if end is not None
+                      else "it is a total budget and does not reset")
+            raise QuotaExceeded(
+                f"You exceeded your current quota: key {name} has a budget of ${decimal_text(limits.budget_usd)} "
+                f"per {period if end is not None else 'lifetime'}, ${decimal_text(from_nano(admitted.reserved.spent))} "
+                f"is spent and ${decimal_text(from_nano(admitted.reserved.held))} held by requests in flight, and "
+                f"this request needs up to ${decimal_text(cost_usd)}; {resets}.")
+        verdict = admitted.rate
+        if verdict is not None and not verdict.allowed:
             assert verdict.refused is not None
             state = next(s for s in verdict.states if s.dimension == verdict.refused)
             cost = next(r.cost for r in rules if r.dimension == verdict.refused)
@@ -93,30 +110,8 @@ class Limiter:
                 type_=_TYPE[verdict.refused], retry_after=verdict.retry_after)
             error.states = verdict.states
             raise error
-        return Admission(held, verdict.states)
-
-    async def _reserve(self, name: str, limits: KeyLimits, reservation: str, cost: Decimal, now: datetime,
-                       hold: float) -> None:
-        assert limits.budget_usd is not None
-        period = limits.budget_period or "month"
-        start, end = period_start(period, now), period_end(period, now)
-
-        async def seed() -> int:
-            return to_nano(await self._spend_since(name, start))
-
-        found = await self.store.reserve(
-            account_name(name, limits, now), reservation, amount=to_nano(cost), budget=to_nano(limits.budget_usd),
-            now=now.timestamp(), hold_until=now.timestamp() + hold,
-            expire_at=(end + timedelta(days=1)).timestamp() if end is not None else None, seed=seed)
-        if found.allowed:
-            return
-        resets = (f"it resets at {end.isoformat().replace('+00:00', 'Z')}" if end is not None
-                  else "it is a total budget and does not reset")
-        raise QuotaExceeded(
-            f"You exceeded your current quota: key {name} has a budget of ${decimal_text(limits.budget_usd)} per "
-            f"{period if end is not None else 'lifetime'}, ${decimal_text(from_nano(found.spent))} is spent and "
-            f"${decimal_text(from_nano(found.held))} held by requests in flight, and this request needs up to "
-            f"${decimal_text(cost)}; {resets}.")
+        return Admission(reservation if budget is not None else None, verdict.states if verdict else (),
+                         budget.account if budget is not None else None)
 
     async def peek(self, name: str, limits: KeyLimits) -> tuple[RateState, ...]:
         rules = rules_for(limits, {})
@@ -124,15 +119,16 @@ class Limiter:
             return ()
         return (await self.store.take(name, rules, self._clock().timestamp(), charge=False)).states
 
-    async def settle(self, name: str, limits: KeyLimits, reservation: str, cost_usd: Decimal) -> None:
-        settled = await self.store.settle(reservation, to_nano(cost_usd))
+    async def settle(self, reservation: str, cost_usd: Decimal, account: str | None = None) -> None:
+        """The real cost replaces the hold (from the request's middleware, or a job worker when the job ends)."""
+        settled = await self.store.settle(reservation, to_nano(cost_usd), account)
         if settled is not None and settled.warn:
-            period = limits.budget_period or "month"
+            name, period, _ = settled.account.rsplit(":", 2)
             log.warning("key %s has spent %s%% of its %s budget ($%s of $%s)", name,
                         round(settled.spent * 100 / settled.budget), period, decimal_text(from_nano(settled.spent)),
                         decimal_text(from_nano(settled.budget)))
             if self._on_warning is not None:
                 self._on_warning(name, period)
 
-    async def release(self, reservation: str) -> None:
-        await self.store.release(reservation)
+    async def release(self, reservation: str, account: str | None = None) -> None:
+        await self.store.release(reservation, account)

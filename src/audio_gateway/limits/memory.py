@@ -54,21 +54,23 @@ class MemoryLimitStore(LimitStore):
         self._reservations[reservation] = account
         return Reserved(allowed=True, spent=found.spent, held=held + amount)
 
-    def _drop(self, reservation: str) -> _Account | None:
+    def _drop(self, reservation: str) -> tuple[str, _Account] | None:
         name = self._reservations.pop(reservation, None)
         account = self._accounts.get(name) if name is not None else None
-        if account is not None:
-            account.holds.pop(reservation, None)
-        return account
-
-    async def settle(self, reservation: str, cost: int) -> Settled | None:
-        account = self._drop(reservation)
-        if account is None:
+        if name is None or account is None:
             return None
-        account.spent += cost
-        warn = account.budget > 0 and not account.warned and account.spent * 5 >= account.budget * 4
-        account.warned = account.warned or warn
-        return Settled(spent=account.spent, budget=account.budget, warn=warn)
+        account.holds.pop(reservation, None)
+        return name, account
 
-    async def release(self, reservation: str) -> None:
+    async def settle(self, reservation: str, cost: int, account: str | None = None) -> Settled | None:
+        found = self._drop(reservation)
+        if found is None:
+            return None
+        name, held_on = found
+        held_on.spent += cost
+        warn = held_on.budget > 0 and not held_on.warned and held_on.spent * 5 >= held_on.budget * 4
+        held_on.warned = held_on.warned or warn
+        return Settled(account=name, spent=held_on.spent, budget=held_on.budget, warn=warn)
+
+    async def release(self, reservation: str, account: str | None = None) -> None:
         self._drop(reservation)

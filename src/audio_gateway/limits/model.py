@@ -13,7 +13,8 @@ from enum import StrEnum
 
 import msgspec
 
-__all__ = ["Dimension", "RateRule", "RateState", "RateVerdict", "Reserved", "Settled", "to_nano", "from_nano"]
+__all__ = ["Dimension", "RateRule", "RateState", "RateVerdict", "Reserved", "Settled", "BudgetAsk", "Admitted",
+           "to_nano", "from_nano"]
 
 _NANO = Decimal(10) ** 9
 
@@ -63,6 +64,26 @@ class Reserved(msgspec.Struct, frozen=True):
 
 
 class Settled(msgspec.Struct, frozen=True):
+    account: str                  # "<key>:<period>:<period start>"
     spent: int
     budget: int
     warn: bool                    # the spend reached 80 % of the budget for the first time this period
+
+
+class BudgetAsk(msgspec.Struct, frozen=True, kw_only=True):
+    """Hold `amount` on `account` (a key's budget in one period) under `reservation`, within `budget`."""
+
+    account: str
+    reservation: str
+    amount: int
+    budget: int
+    hold_until: float
+    expire_at: float | None       # when the account may be forgotten (a day after its period); None: never
+
+
+class Admitted(msgspec.Struct, frozen=True):
+    """The budget and the buckets checked together: both taken, or neither."""
+
+    outcome: str                  # "ok", "over_budget" or "rate_limited"
+    reserved: Reserved | None = None
+    rate: RateVerdict | None = None

@@ -12,11 +12,11 @@ account a reservation is on, so a job worker can settle what the API process res
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 
-from .model import Dimension, RateRule, RateState, RateVerdict, Reserved, Settled
+from .model import Admitted, BudgetAsk, Dimension, RateRule, RateState, RateVerdict, Reserved, Settled
 from .store import LimitStore
 
 __all__ = ["RedisLimitStore"]
@@ -111,6 +111,75 @@ return {1, spent, budget, warn}
 """
 
 
+# The budget and the buckets in one round trip (the hot path): KEYS acct, holds, ptr, then one per bucket;
+# ARGV now, budgeted, id, amount, budget, hold_until, expire_at, seed, ptr_ttl, then per bucket cap, cost.
+# Returns {-1} (seed needed), {0, spent, held} over budget, {2, spent, held, retry, refused, tokens...}
+# rate limited, {1, spent, held, '0', 0, tokens...} admitted (budget held, buckets charged).
+_ADMIT = """
+local now = tonumber(ARGV[1])
+local budgeted = ARGV[2] == '1'
+local acct, holds, ptr = KEYS[1], KEYS[2], KEYS[3]
+local spent, held, amount = 0, 0, tonumber(ARGV[4])
+if budgeted then
+  if redis.call('EXISTS', acct) == 0 then
+    if ARGV[8] == '' then return {-1} end
+    redis.call('HSET', acct, 'spent', ARGV[8], 'held', '0')
+  end
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', ARGV[1])) do
+    local a = redis.call('HGET', acct, 'r:' .. rid)
+    if a then
+      redis.call('HINCRBY', acct, 'held', string.format('%d', -tonumber(a)))
+      redis.call('HDEL', acct, 'r:' .. rid)
+    end
+    redis.call('ZREM', holds, rid)
+  end
+  spent = tonumber(redis.call('HGET', acct, 'spent'))
+  held = tonumber(redis.call('HGET', acct, 'held'))
+  redis.call('HSET', acct, 'budget', ARGV[5])
+  if spent + held + amount > tonumber(ARGV[5]) then return {0, spent, held} end
+end
+local tokens = {}
+local retry, refused = 0, 0
+local n = #KEYS - 3
+for i = 1, n do
+  local cap, cost = tonumber(ARGV[8 + 2 * i]), tonumber(ARGV[9 + 2 * i])
+  local level = redis.call('HMGET', KEYS[3 + i], 't', 'ts')
+  local t, ts = tonumber(level[1]), tonumber(level[2])
+  if t == nil then
+    t = cap
+  elseif now > ts then
+    t = math.min(cap, t + (now - ts) * cap / 60)
+  end
+  tokens[i] = t
+  if cost > t + 1e-9 then
+    local wait = (cost - t) * 60 / cap
+    if refused == 0 or wait > retry then retry = math.max(retry, wait); refused = i end
+  end
+end
+local out = {refused == 0 and 1 or 2, spent, held, string.format('%.17g', retry), refused}
+if refused == 0 then
+  if budgeted then
+    redis.call('HSET', acct, 'r:' .. ARGV[3], ARGV[4])
+    held = redis.call('HINCRBY', acct, 'held', ARGV[4])
+    out[3] = held
+    redis.call('ZADD', holds, ARGV[6], ARGV[3])
+    redis.call('SET', ptr, acct, 'EX', ARGV[9])
+    if ARGV[7] ~= '' then
+      redis.call('EXPIREAT', acct, ARGV[7])
+      redis.call('EXPIREAT', holds, ARGV[7])
+    end
+  end
+  for i = 1, n do
+    tokens[i] = tokens[i] - tonumber(ARGV[9 + 2 * i])
+    redis.call('HSET', KEYS[3 + i], 't', string.format('%.17g', tokens[i]), 'ts', ARGV[1])
+    redis.call('EXPIRE', KEYS[3 + i], 120)
+  end
+end
+for i = 1, n do out[#out + 1] = string.format('%.17g', tokens[i]) end
+return out
+"""
+
+
 class RedisLimitStore(LimitStore):
     name = "redis"
 
@@ -119,17 +188,58 @@ class RedisLimitStore(LimitStore):
         self._take = self._redis.register_script(_TAKE)
         self._reserve_script = self._redis.register_script(_RESERVE)
         self._settle = self._redis.register_script(_SETTLE)
+        self._admit = self._redis.register_script(_ADMIT)
 
     async def take(self, key: str, rules: Sequence[RateRule], now: float, *, charge: bool = True) -> RateVerdict:
         args: list[str] = [repr(now), "1" if charge else "0"]
         for rule in rules:
             args += [str(rule.per_minute), repr(float(rule.cost))]
         out = await self._take(keys=[f"{PREFIX}rate:{key}:{rule.dimension}" for rule in rules], args=args)
-        tokens = [float(t) for t in out[3:]]
-        states = tuple(RateState(r.dimension, r.per_minute, max(t, 0.0), (r.per_minute - t) * 60.0 / r.per_minute)
-                       for t, r in zip(tokens, rules, strict=True))
+        states = self._states(rules, [float(t) for t in out[3:]])
         refused: Dimension | None = rules[int(out[2]) - 1].dimension if int(out[2]) else None
         return RateVerdict(allowed=bool(int(out[0])), states=states, retry_after=float(out[1]), refused=refused)
+
+    @staticmethod
+    def _states(rules: Sequence[RateRule], tokens: list[float]) -> tuple[RateState, ...]:
+        return tuple(RateState(r.dimension, r.per_minute, max(t, 0.0), (r.per_minute - t) * 60.0 / r.per_minute)
+                     for t, r in zip(tokens, rules, strict=True))
+
+    async def admit(self, budget: BudgetAsk | None, key: str, rules: Sequence[RateRule], now: float,
+                    seed: Callable[[], Awaitable[int]]) -> Admitted:
+        out = await self._admit_once(budget, key, rules, now, None)
+        if out is None:
+            out = await self._admit_once(budget, key, rules, now, await seed())
+        assert out is not None, "a seeded account exists"
+        return out
+
+    async def _admit_once(self, budget: BudgetAsk | None, key: str, rules: Sequence[RateRule], now: float,
+                          seed: int | None) -> Admitted | None:
+        keys = self._keys(budget.account, budget.reservation) if budget is not None else [PREFIX + "none"] * 3
+        keys += [f"{PREFIX}rate:{key}:{rule.dimension}" for rule in rules]
+        args = [repr(now), "1" if budget is not None else "0"]
+        if budget is not None:
+            args += [budget.reservation, str(budget.amount), str(budget.budget), repr(budget.hold_until),
+                     str(int(budget.expire_at)) if budget.expire_at is not None else "",
+                     str(seed) if seed is not None else "", str(_POINTER_SECONDS)]
+        else:
+            args += ["", "0", "0", "0", "", "", "0"]
+        for rule in rules:
+            args += [str(rule.per_minute), repr(float(rule.cost))]
+        out = await self._admit(keys=keys, args=args)
+        code = int(out[0])
+        if code == -1:
+            return None
+        reserved = (Reserved(allowed=code != 0, spent=int(out[1]), held=int(out[2]))
+                    if budget is not None else None)
+        if code == 0:
+            return Admitted("over_budget", reserved)
+        if not rules:
+            return Admitted("ok", reserved)
+        refused = int(out[4])
+        verdict = RateVerdict(allowed=code == 1, states=self._states(rules, [float(t) for t in out[5:]]),
+                              retry_after=float(out[3]), refused=rules[refused - 1].dimension if refused else None)
+        return Admitted("ok" if code == 1 else "rate_limited", reserved if code == 1 else
+                        Reserved(allowed=False, spent=int(out[1]), held=int(out[2])) if budget else None, verdict)
 
     @staticmethod
     def _keys(account: str, reservation: str) -> list[str]:
@@ -151,17 +261,17 @@ class RedisLimitStore(LimitStore):
             return None
         return found.decode()[len(PREFIX) + len("budget:"):]
 
-    async def settle(self, reservation: str, cost: int) -> Settled | None:
-        account = await self._account_of(reservation)
+    async def settle(self, reservation: str, cost: int, account: str | None = None) -> Settled | None:
+        account = account or await self._account_of(reservation)
         if account is None:
             return None
         out = await self._settle(keys=self._keys(account, reservation), args=[reservation, str(cost)])
         if int(out[0]) == -1:
             return None
-        return Settled(spent=int(out[1]), budget=int(out[2]), warn=bool(int(out[3])))
+        return Settled(account=account, spent=int(out[1]), budget=int(out[2]), warn=bool(int(out[3])))
 
-    async def release(self, reservation: str) -> None:
-        account = await self._account_of(reservation)
+    async def release(self, reservation: str, account: str | None = None) -> None:
+        account = account or await self._account_of(reservation)
         if account is not None:
             await self._settle(keys=self._keys(account, reservation), args=[reservation, "0"])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 
-from .model import RateRule, RateVerdict, Reserved, Settled
+from .model import Admitted, BudgetAsk, RateRule, RateVerdict, Reserved, Settled
 
 __all__ = ["LimitStore"]
 
@@ -44,6 +44,7 @@ class LimitStore(ABC):
         found = await self._reserve(account, reservation, amount, budget, now, hold_until, expire_at, None)
         if found is None:
             found = await self._reserve(account, reservation, amount, budget, now, hold_until, expire_at, await seed())
+        assert found is not None, "a seeded account exists"
         return found
 
     @abstractmethod
@@ -51,12 +52,30 @@ class LimitStore(ABC):
                        hold_until: float, expire_at: float | None, seed: int | None) -> Reserved | None:
         """None when the account does not exist and `seed` is None (the caller then reads the ledger)."""
 
-    @abstractmethod
-    async def settle(self, reservation: str, cost: int) -> Settled | None:
-        """Drop the hold and add the real cost to the spend. Idempotent: a second call finds nothing (None)."""
+    async def admit(self, budget: BudgetAsk | None, key: str, rules: Sequence[RateRule], now: float,
+                    seed: Callable[[], Awaitable[int]]) -> Admitted:
+        """The budget first (a refusal takes nothing from the buckets), then the buckets (a refusal holds
+        nothing). This composition is atomic in one event loop; redis.py does it in one script."""
+        reserved = None
+        if budget is not None:
+            reserved = await self.reserve(budget.account, budget.reservation, amount=budget.amount, budget=budget.budget,
+                                          now=now, hold_until=budget.hold_until, expire_at=budget.expire_at, seed=seed)
+            if not reserved.allowed:
+                return Admitted("over_budget", reserved)
+        verdict = await self.take(key, rules, now) if rules else None
+        if verdict is not None and not verdict.allowed:
+            if budget is not None:
+                await self.release(budget.reservation)
+            return Admitted("rate_limited", reserved, verdict)
+        return Admitted("ok", reserved, verdict)
 
     @abstractmethod
-    async def release(self, reservation: str) -> None:
+    async def settle(self, reservation: str, cost: int, account: str | None = None) -> Settled | None:
+        """Drop the hold and add the real cost to the spend. Idempotent: a second call finds nothing (None).
+        `account`, when the caller knows it, saves looking it up."""
+
+    @abstractmethod
+    async def release(self, reservation: str, account: str | None = None) -> None:
         """Drop the hold, spending nothing (the request failed, or never reached a provider)."""
 
     async def close(self) -> None:
