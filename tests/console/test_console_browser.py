@@ -31,16 +31,19 @@ def signed_in(browser, console_gateway):
 
 
 @pytest.fixture
-def page(signed_in):
+def page(signed_in, console_gateway):
     tab = signed_in.new_page()
     tab.set_default_timeout(8000)
     problems: list[str] = []
     tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: problems.append(str(e)))
     tab.problems = problems                  # a test that provokes an error response removes what it expects
+    elsewhere: list[str] = []                # the console works offline: it asks nothing of another origin
+    tab.on("request", lambda r: None if r.url.startswith(console_gateway.url) else elsewhere.append(r.url))
     yield tab
     tab.close()
     assert problems == [], problems          # no CSP violation, no script error
+    assert elsewhere == [], elsewhere
 
 
 def _open(page, url: str, name: str):
