@@ -46,3 +46,7 @@ export function tick(unixSeconds, bucketSeconds) {
 export function timeZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
+
+export function plural(n, one, many = `${one}s`) {
+  return `${count(n)} ${n === 1 ? one : many}`;
+}

@@ -2,7 +2,7 @@
 import { api, query } from "../api.js";
 import { timeChart } from "../charts.js";
 import { clear, h } from "../dom.js";
-import { count, money, percent, time, timeZone } from "../format.js";
+import { count, money, percent, plural, time, timeZone } from "../format.js";
 
 const RANGES = [["hour", "Last hour"], ["day", "Last day"], ["month", "Last 30 days"]];
 const state = { range: "day", group: "model" };
@@ -43,7 +43,7 @@ export async function render(view) {
       stat("total-fallbacks", "Fallbacks", data.totals.fallbacks, count(data.totals.fallbacks),
         data.totals.requests ? `${percent(data.totals.fallbacks / data.totals.requests)} of requests` : ""),
       stat("error-rate", "Error rate (15 min)", errors.rate, percent(errors.rate),
-        `${count(errors.errors)} of ${count(errors.requests)} requests failed`)),
+        `${count(errors.errors)} of ${plural(errors.requests, "request")} failed`)),
     h("div", { class: "charts" },
       timeChart(`Requests by ${state.group}`, data.buckets, by.requests, { format: count, whole: true }),
       timeChart(`Spend by ${state.group}`, data.buckets, by.cost_usd, { format: (v) => money(Number(v).toFixed(6)) }),

@@ -1,7 +1,7 @@
 // Providers: circuit state, time to first byte, attempts by outcome, and whether (and why not) configured.
 import { api } from "../api.js";
 import { badge, h, table } from "../dom.js";
-import { count, duration, seconds } from "../format.js";
+import { count, duration, plural, seconds } from "../format.js";
 
 const CIRCUIT = { closed: "ok", half_open: "warn", open: "bad" };
 const SKIPPED = new Set(["not_configured", "circuit_open", "unsupported"]);   // routing passed it by, no call made
@@ -19,12 +19,12 @@ export async function render(view) {
     h("div", { class: "page-head" }, h("h1", {}, "Providers")),
     h("p", { class: "muted small" },
       `Attempts, requests served and TTFB percentiles from the ledger's last ${Math.round(data.window_seconds / 60)} minutes`
-      + ` (${count(data.rows_read)} rows${data.truncated ? ", newest only" : ""}); circuit state and smoothed TTFB are this process's.`),
+      + ` (${plural(data.rows_read, "row")}${data.truncated ? ", newest only" : ""}); circuit state and smoothed TTFB are this process's.`),
     table([
       { key: "name", label: "Provider", cell: (p) => [h("strong", {}, p.name), h("div", { class: "muted small" }, p.adapter)] },
       { key: "configured", label: "Configured", cell: (p) => p.configured ? badge("yes", "ok") : [badge("no", "bad"), h("div", { class: "small" }, p.reason || "")] },
       { key: "circuit", label: "Circuit", cell: (p) => p.circuit ? [badge(p.circuit.state.replace("_", "-"), CIRCUIT[p.circuit.state]),
-        p.circuit.consecutive_failures ? h("div", { class: "small" }, `${p.circuit.consecutive_failures} failures in a row`) : null,
+        p.circuit.consecutive_failures ? h("div", { class: "small" }, `${plural(p.circuit.consecutive_failures, "failure")} in a row`) : null,
         p.circuit.retry_in_seconds ? h("div", { class: "small" }, `retry in ${seconds(p.circuit.retry_in_seconds)}`) : null,
         p.circuit.last_failure ? h("div", { class: "small muted" }, `last: ${p.circuit.last_failure}`) : null] : "—" },
       { key: "served", label: "Served (1 h)", num: true, cell: (p) => h("span", { dataset: { value: p.served } }, count(p.served)) },
