@@ -108,9 +108,9 @@ def browser():
 
     executable = str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium"))
     with sync_playwright() as playwright:
-        # --no-sandbox: CI and these machines run the suite as root, where chromium's sandbox refuses to start.
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True,
-                                              args=["--no-sandbox", "--disable-gpu"])
+        # --no-sandbox only as root (CI containers, these machines), where chromium's sandbox refuses to start.
+        args = ["--disable-gpu", *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
         yield chromium
         chromium.close()
 

@@ -3,7 +3,9 @@ numbers, charts are drawn, wrong keys and missing CSRF tokens are refused, and n
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -155,6 +157,12 @@ def test_requests_page_filters_and_shows_a_requests_attempts(page, console_gatew
     attempts = page.eval_on_selector_all("#request-detail tr[data-attempt] td[data-field=provider]", "els => els.map(e => e.textContent)")
     assert attempts == [a["provider"] for a in row["attempt_outcomes"]]
     assert page.get_attribute("#detail-cost", "data-value") == row["cost_usd"]
+    # Times in the browser's zone (the context runs in Europe/Berlin), as en-US medium date and time.
+    local = datetime.fromtimestamp(row["created_at"], ZoneInfo("Europe/Berlin"))
+    expected = (f"{local:%b} {local.day}, {local.year}, {local.hour % 12 or 12}:{local:%M:%S} "
+                f"{'AM' if local.hour < 12 else 'PM'}")
+    shown = page.text_content("#request-detail dl.facts dd")
+    assert shown.replace("\u202f", " ").replace("\xa0", " ") == expected
     page.screenshot(path=str(artefacts / "requests.png"), full_page=True)
     page.fill("#request-id", "no-such-request")
     page.click("#lookup button[type=submit]")
