@@ -76,3 +76,11 @@ def test_a_session_dies_with_its_key():
 def test_only_this_hosts_origin_may_change_things(origin, host, same):
     headers = [(b"host", host.encode())] + ([(b"origin", origin.encode())] if origin else [])
     assert same_origin({"headers": headers}) is same
+
+
+def test_behind_a_proxy_the_forwarded_host_counts():
+    headers = [(b"host", b"10.0.0.5:8000"), (b"x-forwarded-host", b"gw.example.com"),
+               (b"origin", b"https://gw.example.com")]
+    assert same_origin({"headers": headers})
+    assert not same_origin({"headers": [*headers[:2], (b"origin", b"https://evil.example")]})
+    assert not same_origin({"headers": [headers[0], (b"origin", b"https://gw.example.com")]})

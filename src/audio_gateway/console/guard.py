@@ -93,9 +93,14 @@ def _is_public(path: str, method: str) -> bool:
 
 
 def same_origin(scope: Scope) -> bool:
-    """No Origin (not a browser's cross-site request), or an Origin naming this very host."""
+    """No Origin (not a browser's cross-site request), or an Origin naming this very host: the Host header,
+    or the X-Forwarded-Host a proxy in front sets (a page of another site cannot send that header: it is
+    not one a cross-origin request may carry without a CORS preflight, which the console never grants)."""
     origin = _header(scope, b"origin")
-    return not origin or urlsplit(origin).netloc == _header(scope, b"host")
+    if not origin:
+        return True
+    hosts = {_header(scope, b"host"), _header(scope, b"x-forwarded-host").split(",")[0].strip()} - {""}
+    return urlsplit(origin).netloc in hosts
 
 
 class ConsoleGuard:
