@@ -63,7 +63,7 @@ async def _open_keys(app: Litestar, stack: AsyncExitStack, settings: Settings, r
     store = KeyStore(ledger.engine)
     cache = await stack.enter_async_context(
         KeyCache(store, settings.secret_key, poll_seconds=settings.keys_poll_seconds).running())
-    limits = LimitStore.from_url(settings.redis_url)
+    limits = LimitStore.from_url(settings.limits_url)
     stack.push_async_callback(limits.close)
     metrics = telemetry.metrics
 

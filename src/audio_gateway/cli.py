@@ -94,7 +94,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     log.info("catalog version %s: %d models", catalog.version, len(catalog.plan.routes))
     _hold_sighup()
     workers = args.workers or settings.workers
-    if workers > 1 and not settings.redis_url:
+    if workers > 1 and not settings.limits_url:
         log.warning("AUDIO_GATEWAY_REDIS_URL is not set: with %d worker processes, keys' budgets and rate limits "
                     "are enforced by each process on its own (set it to share them)", workers)
     if workers > 1:

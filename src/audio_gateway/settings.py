@@ -298,6 +298,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return bool(self.api_keys)
 
     @property
+    def limits_url(self) -> str | None:
+        """Where keys' budgets and rate limits live: AUDIO_GATEWAY_REDIS_URL, else the jobs' Redis when jobs
+        are on (their workers settle job reservations there), else None: each process on its own."""
+        return self.redis_url or (self.queue_url if self.jobs_enabled else None)
+
+    @property
     def jobs_enabled(self) -> bool:
         return bool(self.queue_url and self.s3_bucket)
 

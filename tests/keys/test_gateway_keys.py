@@ -237,6 +237,22 @@ def test_a_failed_request_gives_its_reservation_back(admin, keyed, fake_openai):
         assert refused.status_code == 429 and "does not reset" in refused.json()["error"]["message"]
 
 
+def test_a_client_gone_mid_stream_leaves_nothing_held(admin, keyed, clock):
+    """The stream is cut by the client after its first bytes: the row says client_disconnected with what was
+    served, the reservation is settled with it, and no hold is left on the account."""
+    secret = new_key(admin, keyed, name="hangs-up", budget_usd="1", budget_period="day")
+    with as_key(keyed, secret) as http:
+        with http.stream("POST", "/v1/audio/speech", json={**SPEECH, "input": "long " * 400}) as response:
+            assert response.status_code == 200
+            next(response.iter_raw())
+        fetched = http.post("/v1/audio/speech", json=SPEECH)
+        assert fetched.status_code == 200
+    account = f"hangs-up:day:{clock().date().isoformat()}"
+    limiter = keyed.app.state.limiter
+    wait_for(lambda: keyed.call(limiter.store.held(account)) == 0)
+    wait_for(lambda: _spend(admin, "hangs-up") > SPEECH_COST)       # both rows reached the ledger
+
+
 def test_a_daily_budget_resets_at_midnight_utc(admin, keyed, clock):
     secret = new_key(admin, keyed, name="daily", budget_usd=str(SPEECH_COST), budget_period="day")
     with as_key(keyed, secret) as http:

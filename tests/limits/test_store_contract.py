@@ -81,6 +81,7 @@ def test_reservations_hold_the_budget_until_settled_or_released(store_url):
         calls: list[str] = []
         first = await _reserve(store, "r1", amount=600, seeded=100, calls=calls)
         assert first.allowed and (first.spent, first.held) == (100, 600)
+        assert await store.held("team:month:2027-01-01") == 600 and await store.held("nobody:day:x") == 0
         refused = await _reserve(store, "r2", amount=301, calls=calls)
         assert not refused.allowed and (refused.spent, refused.held) == (100, 600)
         assert calls == ["r1"]                                      # the ledger is read once per account

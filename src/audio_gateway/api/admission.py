@@ -26,7 +26,6 @@ from ..limits.guard import Admission, Limiter
 from ..limits.headers import rate_headers
 from ..limits.model import Dimension
 from ..settings import ClientKey
-from .auth import client_key
 
 __all__ = ["check_model", "admit", "keep_reservation", "limited_call", "LIMIT_OUTAGES"]
 
@@ -40,6 +39,11 @@ def _outages() -> tuple[type[BaseException], ...]:
 
 
 LIMIT_OUTAGES = _outages()
+
+
+def client_key(request: Request) -> ClientKey | None:
+    """The key api/auth.py authenticated (read from the scope here: auth imports this module)."""
+    return request.scope.get("state", {}).get("client_key")
 
 
 def check_model(request: Request, route: Route) -> None:

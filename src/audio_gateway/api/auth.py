@@ -22,6 +22,7 @@ from litestar.connection import ASGIConnection
 
 from ..errors import AuthenticationFailed
 from ..settings import ClientKey
+from .admission import limited_call
 
 if TYPE_CHECKING:
     from ..keys.cache import KeyCache
@@ -97,8 +98,6 @@ class ApiKeyMiddleware:
             scope["state"]["log"]["key"] = key.name
             limits = key.limits
             if limits is not None and self.keys.limiter is not None and (limits.budgeted or limits.rate_limited):
-                from .admission import limited_call
-
                 await limited_call(self.app, scope, receive, send, self.keys.limiter, key)
                 return
         await self.app(scope, receive, send)

@@ -49,8 +49,8 @@ async def open_worker_process(settings: Settings, catalog: LoadedCatalog, teleme
             reloader = CatalogReloader(options.source, live.swap, lambda: live.version)
             await stack.enter_async_context(reloader.running(sighup=options.reload_on_sighup))
         runtime = await stack.enter_async_context(open_job_runtime(settings, live, ledger.sink, telemetry=telemetry))
-        if settings.redis_url:   # jobs admitted on a key's budget are settled here, in the shared limit store
-            limits = LimitStore.from_url(settings.redis_url)
+        if settings.limits_url:   # jobs admitted on a key's budget are settled here, in the shared limit store
+            limits = LimitStore.from_url(settings.limits_url)
             stack.push_async_callback(limits.close)
             settler = await stack.enter_async_context(open_settler(Limiter(limits, ledger.store.spend_since,
                                                                            clock=utc_now)))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from .model import Period
 
-__all__ = ["period_start", "period_end", "EPOCH"]
+__all__ = ["period_start", "period_end", "period_bounds", "EPOCH"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -25,7 +25,16 @@ def period_start(period: Period, now: datetime) -> datetime:
 
 def period_end(period: Period, now: datetime) -> datetime | None:
     """When the current period ends (the budget resets); None for `total`, which never does."""
+    return period_bounds(period, now)[1]
+
+
+def period_bounds(period: Period, now: datetime) -> tuple[datetime, datetime | None]:
+    """(start, end) of the period `now` is in."""
     start = period_start(period, now)
+    return start, _end(period, start)
+
+
+def _end(period: Period, start: datetime) -> datetime | None:
     if period == "day":
         return start + timedelta(days=1)
     if period == "week":

@@ -18,7 +18,7 @@ import msgspec
 from ..billing import decimal_text
 from ..errors import QuotaExceeded, RateLimited
 from ..keys.model import KeyLimits
-from ..keys.periods import period_end, period_start
+from ..keys.periods import period_bounds, period_start
 from .headers import duration_text
 from .model import BudgetAsk, Dimension, RateRule, RateState, from_nano, to_nano
 from .store import LimitStore
@@ -40,7 +40,11 @@ class Admission(msgspec.Struct, frozen=True):
 
 def account_name(name: str, limits: KeyLimits, now: datetime) -> str:
     period = limits.budget_period or "month"
-    return f"{name}:{period}:{period_start(period, now).date().isoformat()}"
+    return _account(name, period, period_start(period, now))
+
+
+def _account(name: str, period: str, start: datetime) -> str:
+    return f"{name}:{period}:{start.date().isoformat()}"
 
 
 def rules_for(limits: KeyLimits, units: Mapping[Dimension, float]) -> list[RateRule]:
@@ -76,10 +80,10 @@ class Limiter:
                               type_=_TYPE[too_big.dimension], retry_after=60.0)
         budget = None
         period = limits.budget_period or "month"
-        start, end = period_start(period, now), period_end(period, now)
+        start, end = period_bounds(period, now)
         if limits.budget_usd is not None and cost_usd is not None:
             # At least one nano-dollar: a spent budget refuses even a request whose cost is not known yet.
-            budget = BudgetAsk(account=account_name(name, limits, now), reservation=reservation,
+            budget = BudgetAsk(account=_account(name, period, start), reservation=reservation,
                                amount=max(to_nano(cost_usd), 1), budget=to_nano(limits.budget_usd),
                                hold_until=now.timestamp() + (hold_seconds or self._hold),
                                expire_at=(end + timedelta(days=1)).timestamp() if end is not None else None)

@@ -72,5 +72,9 @@ class MemoryLimitStore(LimitStore):
         held_on.warned = held_on.warned or warn
         return Settled(account=name, spent=held_on.spent, budget=held_on.budget, warn=warn)
 
+    async def held(self, account: str) -> int:
+        found = self._accounts.get(account)
+        return sum(amount for amount, _ in found.holds.values()) if found is not None else 0
+
     async def release(self, reservation: str, account: str | None = None) -> None:
         self._drop(reservation)

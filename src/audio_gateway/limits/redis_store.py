@@ -13,6 +13,7 @@ account a reservation is on, so a job worker can settle what the API process res
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -274,6 +275,11 @@ class RedisLimitStore(LimitStore):
         account = account or await self._account_of(reservation)
         if account is not None:
             await self._settle(keys=self._keys(account, reservation), args=[reservation, "0"])
+
+    async def held(self, account: str) -> int:
+        # redis-py types hash commands for its sync and async clients at once; this client is the async one.
+        found = await cast(Awaitable[bytes | None], self._redis.hget(f"{PREFIX}budget:{account}", "held"))
+        return int(found or 0)
 
     async def close(self) -> None:
         await self._redis.aclose()

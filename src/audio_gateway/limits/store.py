@@ -78,5 +78,10 @@ class LimitStore(ABC):
     async def release(self, reservation: str, account: str | None = None) -> None:
         """Drop the hold, spending nothing (the request failed, or never reached a provider)."""
 
+    @abstractmethod
+    async def held(self, account: str) -> int:
+        """Nano-dollars open reservations hold on `account` now (holds past their expiry included until the
+        next reservation prunes them): what an operator, or a test looking for leaks, reads."""
+
     async def close(self) -> None:
         return None
