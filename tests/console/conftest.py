@@ -100,7 +100,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"console screenshots ({len(shots)}): {directory}")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API holds an event loop on this thread while the browser is open,
+# and tests elsewhere call asyncio.run(). The console's tests run together, so the browser still starts once.
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
         pytest.skip(f"chromium is not installed ({CHROMIUM}); `sh scripts/ensure-system-deps.sh` installs it")

@@ -18,7 +18,7 @@ PHONE = {"width": 390, "height": 844}
 SERIES = [(0x25, 0x63, 0xEB), (0xDC, 0x26, 0x26), (0x16, 0xA3, 0x4A), (0xD9, 0x77, 0x06)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in(browser, console_gateway):
     """One browser context signed in through the form; tests open pages in it."""
     context = browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="Europe/Berlin")
