@@ -29,6 +29,7 @@ from .api.usage import costs, request_usage, usage_audio_speeches, usage_audio_t
 from .billing import count_tokens
 from .catalog import LoadedCatalog, Plan
 from .catalog.reload import CatalogReloader, CatalogSource
+from .console import console_router, session_codec
 from .generations import LiveGateway
 from .heap import freeze_startup_heap
 from .jobs.runtime import open_job_runtime
@@ -102,6 +103,7 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
                        listener=telemetry.generation_changed)
     reloader = CatalogReloader(source, live.swap, lambda: live.version) if source is not None else None
     keys = KeyRing(settings.api_keys)
+    codec = session_codec(settings.secret_key)
     metrics_port = metrics_socket is not None or settings.metrics_port is not None
 
     @asynccontextmanager
@@ -137,10 +139,10 @@ def create_app(settings: Settings, plan: Plan | LoadedCatalog, *, source: Catalo
     # and the process's telemetry. Observation is for /v1 requests only (it checks the path).
     observing = [DefineMiddleware(ObservabilityMiddleware, telemetry=telemetry)] if telemetry.active else []
     app = Litestar(
-        route_handlers=[healthz, readyz, *extra_routes, v1],
+        route_handlers=[healthz, readyz, *extra_routes, v1, console_router(keys, codec)],
         lifespan=[lifespan],
         state=State({"settings": settings, "gateway": live, "telemetry": telemetry, "reloader": reloader,
-                     "key_ring": keys}),
+                     "key_ring": keys, "console_codec": codec}),
         exception_handlers=exception_handlers,
         # RequestContextMiddleware wraps the whole app in serving.py: Litestar's own middleware would miss
         # requests that match no route (404/405), which must carry x-request-id and be logged too.

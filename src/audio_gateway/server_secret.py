@@ -1,4 +1,4 @@
-"""The gateway's own secret: what owner ids are made from (and, later, what console sessions are signed with).
+"""The gateway's own secret: what owner ids are made from, and what console sessions are signed with.
 
 `AUDIO_GATEWAY_SECRET_KEY` gives it. Without it the gateway makes one on first start and keeps it in
 `<data_dir>/secret_key` (mode 0600), so a single machine needs no set-up; replicas and workers on other
@@ -54,7 +54,8 @@ class ServerSecret:
         """A secret from the data directory is this machine's alone: say so where operators look."""
         if self.from_file:
             log.warning("%s is not set: using the secret in %s%s. Every replica and worker must share one secret "
-                        "(owner ids and storage paths are made from it): set %s on multi-replica deployments.",
+                        "(owner ids and storage paths are made from it, console sessions signed with it): set %s on "
+                        "multi-replica deployments.",
                         ENV_VAR, self.origin, " (created now)" if self.created else "", ENV_VAR)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
+import msgspec
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -177,6 +178,29 @@ def test_rows_page_newest_first_with_filters(ledger_url):
     pages, filtered = run(scenario())
     assert pages == [["a2", "tie_2", "tie_1"], ["tie_0", "open", "a4"], ["b2", "a3", "b1"], ["a1"]]
     assert filtered == {"bob": ["b2", "b1"], "failed": ["a4"], "whisper": ["a3"], "stt": ["b2", "a3"]}
+
+
+def test_totals_of_fallbacks_and_of_some_statuses_and_rows_since_a_time(ledger_url):
+    """What the console's Overview and Providers read: fallbacks, error statuses, the last hour's rows."""
+    rows = [speech_row("plain", when=at(10)), speech_row("fell", when=at(20), fell_back=True),
+            failed_row("broken", when=at(30)), speech_row("cut", when=at(40), status="upstream_cut"),
+            speech_row("late", when=at(4000))]
+
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            await store.write(rows)
+            query = TotalsQuery(start=T0, end=T0 + DAY, bucket_seconds=86400, group_by=("model",))
+            fallbacks = await store.totals(msgspec.structs.replace(query, fell_back=True))
+            direct = await store.totals(msgspec.structs.replace(query, fell_back=False))
+            errors = await store.totals(msgspec.structs.replace(query, statuses=("failed", "upstream_cut")))
+            recent = await store.list_rows(RowFilter(since=at(30)), limit=10)
+            return fallbacks, direct, errors, recent
+
+    fallbacks, direct, errors, recent = run(scenario())
+    assert {(t.model, t.requests) for t in fallbacks} == {("tts-1", 2)}          # the fallback and the failure
+    assert sum(t.requests for t in direct) == 3
+    assert sum(t.requests for t in errors) == 2
+    assert [row.id for row in recent.rows] == ["late", "cut", "broken"]
 
 
 def test_spend_of_one_key_since_a_time(ledger_url):

@@ -71,6 +71,17 @@ class KeyRing:
             found = self.cache.lookup(candidate)
         return found if scheme.lower() == "bearer" else None
 
+    def listed(self) -> tuple[ClientKey, ...]:
+        """Environment keys, then database keys."""
+        return tuple(key for _, key in self._entries) + (self.cache.keys() if self.cache is not None else ())
+
+    def named(self, name: str) -> ClientKey | None:
+        """The key called `name`, an admin one first (the console re-checks its session's key on every request)."""
+        found = [key for _, key in self._entries if key.name == name]
+        if not found and self.cache is not None:
+            found = [key for key in [self.cache.named(name)] if key is not None]
+        return max(found, key=lambda key: key.admin, default=None)
+
 
 class ApiKeyMiddleware:
     def __init__(self, app: Any, keys: KeyRing):

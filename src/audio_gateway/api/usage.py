@@ -23,7 +23,7 @@ from .errors import gateway_error_response, json_response
 from .usage_openapi import CostsOperation, RequestUsageOperation, UsageOperation
 from .usage_params import parse_usage_params
 
-__all__ = ["usage_audio_speeches", "usage_audio_transcriptions", "costs", "request_usage"]
+__all__ = ["usage_audio_speeches", "usage_audio_transcriptions", "costs", "request_usage", "OUTAGE_HANDLERS"]
 
 log = logging.getLogger("audio_gateway.ledger")
 
@@ -36,7 +36,7 @@ def _ledger_down(request: Request, exc: Exception) -> Response:
         headers={"retry-after": "5"}))
 
 
-_OUTAGE_HANDLERS: ExceptionHandlersMap = {outage: _ledger_down for outage in STORE_ERRORS}
+OUTAGE_HANDLERS: ExceptionHandlersMap = {outage: _ledger_down for outage in STORE_ERRORS}
 
 
 def _ledger(request: Request) -> Ledger:
@@ -75,23 +75,23 @@ async def _report(request: Request, report: Report) -> Response:
     return json_response(page_body(page, totals, report, params.group_by))
 
 
-@get("/organization/usage/audio_speeches", operation_class=UsageOperation, exception_handlers=_OUTAGE_HANDLERS)
+@get("/organization/usage/audio_speeches", operation_class=UsageOperation, exception_handlers=OUTAGE_HANDLERS)
 async def usage_audio_speeches(request: Request) -> Response:
     return await _report(request, REPORTS["audio_speeches"])
 
 
 @get("/organization/usage/audio_transcriptions", operation_class=UsageOperation,
-     exception_handlers=_OUTAGE_HANDLERS)
+     exception_handlers=OUTAGE_HANDLERS)
 async def usage_audio_transcriptions(request: Request) -> Response:
     return await _report(request, REPORTS["audio_transcriptions"])
 
 
-@get("/organization/costs", operation_class=CostsOperation, exception_handlers=_OUTAGE_HANDLERS)
+@get("/organization/costs", operation_class=CostsOperation, exception_handlers=OUTAGE_HANDLERS)
 async def costs(request: Request) -> Response:
     return await _report(request, REPORTS["costs"])
 
 
-@get("/usage/requests/{request_id:str}", operation_class=RequestUsageOperation, exception_handlers=_OUTAGE_HANDLERS)
+@get("/usage/requests/{request_id:str}", operation_class=RequestUsageOperation, exception_handlers=OUTAGE_HANDLERS)
 async def request_usage(request: Request, request_id: str) -> Response:
     row = await _ledger(request).store.get(request_id)
     key = client_key(request)

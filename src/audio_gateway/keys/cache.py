@@ -55,6 +55,13 @@ class KeyCache:
             self._used[key.name] = self._clock()
         return key
 
+    def keys(self) -> tuple[ClientKey, ...]:
+        return tuple(self._by_digest.values())
+
+    def named(self, name: str) -> ClientKey | None:
+        """The database key called `name` (names are unique in the table); the console re-checks sessions so."""
+        return next((key for key in self._by_digest.values() if key.name == name), None)
+
     def _client_key(self, record: KeyRecord) -> ClientKey:
         # A database key has no secret to keep: its digest stands in (ClientKey.legacy_owner hashes it, so
         # that id is this key's alone; no job predates it).

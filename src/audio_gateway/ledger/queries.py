@@ -29,6 +29,8 @@ class TotalsQuery(msgspec.Struct, frozen=True, kw_only=True):
     group_by: tuple[GroupKey, ...] = ()
     models: tuple[str, ...] = ()                  # the model that served (the one asked for when none did)
     api_key_ids: tuple[str, ...] = ()             # empty: every key
+    statuses: tuple[str, ...] = ()                # empty: every status
+    fell_back: bool | None = None                 # True: only rows served (or failed) past their first target
 
 
 class Total(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +54,7 @@ class RowFilter(msgspec.Struct, frozen=True, kw_only=True):
     model: str | None = None                      # matches the model served
     status: str | None = None
     kind: Literal["tts", "stt"] | None = None
+    since: datetime | None = None                 # inclusive, UTC-aware
 
 
 class RowCursor(msgspec.Struct, frozen=True):

@@ -189,6 +189,8 @@ class LedgerStore(ABC):
             clauses.append(rows.c.status == where.status)
         if where.kind is not None:
             clauses.append(rows.c.kind == where.kind)
+        if where.since is not None:
+            clauses.append(rows.c.created_at >= where.since)
         return clauses
 
     async def _with_lines(self, conn: AsyncConnection, records: Sequence[Any]) -> list[LedgerRow]:
@@ -239,6 +241,10 @@ class LedgerStore(ABC):
             where.append(model.in_(q.models))
         if q.api_key_ids:
             where.append(rows.c.api_key_id.in_(q.api_key_ids))
+        if q.statuses:
+            where.append(rows.c.status.in_(q.statuses))
+        if q.fell_back is not None:
+            where.append(rows.c.fell_back == q.fell_back)
         statement = sa.select(*keys, *measures).select_from(source).where(*where).group_by(*keys)
         return statement, tuple(str(c.key) for c in (*keys, *measures))
 
