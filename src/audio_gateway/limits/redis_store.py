@@ -25,71 +25,87 @@ __all__ = ["RedisLimitStore"]
 PREFIX = "ag:lim:"
 _POINTER_SECONDS = 2 * 86400   # a reservation older than any hold is settled (if ever) by then
 
-_TAKE = """
+# Lua shared by the scripts below (each script is this text plus its own body, so each stays one atomic call).
+_SHARED = """
+local function level(key, cap, now)
+  local saved = redis.call('HMGET', key, 't', 'ts')
+  local t, ts = tonumber(saved[1]), tonumber(saved[2])
+  if t == nil then return cap end
+  if now > ts then return math.min(cap, t + (now - ts) * cap / 60) end
+  return t
+end
+-- n buckets KEYS[base + i], cap ARGV[argv + 2i], cost ARGV[argv + 1 + 2i]: their levels, and the refusal
+-- with the longest wait (0 when every bucket holds its cost).
+local function levels(base, argv, n, now)
+  local tokens, retry, refused = {}, 0, 0
+  for i = 1, n do
+    local cap, cost = tonumber(ARGV[argv + 2 * i]), tonumber(ARGV[argv + 1 + 2 * i])
+    local t = level(KEYS[base + i], cap, now)
+    tokens[i] = t
+    if cost > t + 1e-9 then
+      local wait = (cost - t) * 60 / cap
+      if refused == 0 or wait > retry then retry = math.max(retry, wait); refused = i end
+    end
+  end
+  return tokens, retry, refused
+end
+local function store_level(key, t, now_text)
+  redis.call('HSET', key, 't', string.format('%.17g', t), 'ts', now_text)
+  redis.call('EXPIRE', key, 120)
+end
+-- Holds whose expiry has passed give their amount back to the account.
+local function release_expired(acct, holds, now_text)
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', now_text)) do
+    local a = redis.call('HGET', acct, 'r:' .. rid)
+    if a then
+      redis.call('HINCRBY', acct, 'held', string.format('%d', -tonumber(a)))
+      redis.call('HDEL', acct, 'r:' .. rid)
+    end
+    redis.call('ZREM', holds, rid)
+  end
+end
+-- Hold `amount` under `id` until `hold_until`, pointing `ptr` at the account; returns the account's held total.
+local function place_hold(acct, holds, ptr, id, amount, hold_until, expire_at, ptr_ttl)
+  redis.call('HSET', acct, 'r:' .. id, amount)
+  local held = redis.call('HINCRBY', acct, 'held', amount)
+  redis.call('ZADD', holds, hold_until, id)
+  redis.call('SET', ptr, acct, 'EX', ptr_ttl)
+  if expire_at ~= '' then
+    redis.call('EXPIREAT', acct, expire_at)
+    redis.call('EXPIREAT', holds, expire_at)
+  end
+  return held
+end
+"""
+
+_TAKE = _SHARED + """
 local now = tonumber(ARGV[1])
 local charge = ARGV[2] == '1'
 local n = #KEYS
-local tokens = {}
-local retry = 0
-local refused = 0
-for i = 1, n do
-  local cap = tonumber(ARGV[1 + 2 * i])
-  local cost = tonumber(ARGV[2 + 2 * i])
-  local level = redis.call('HMGET', KEYS[i], 't', 'ts')
-  local t = tonumber(level[1])
-  local ts = tonumber(level[2])
-  if t == nil then
-    t = cap
-  elseif now > ts then
-    t = math.min(cap, t + (now - ts) * cap / 60)
-  end
-  tokens[i] = t
-  if cost > t + 1e-9 then
-    local wait = (cost - t) * 60 / cap
-    if refused == 0 or wait > retry then retry = math.max(retry, wait); refused = i end
-  end
-end
+local tokens, retry, refused = levels(0, 1, n, now)
 local out = {refused == 0 and 1 or 0, string.format('%.17g', retry), refused}
 for i = 1, n do
-  local cap = tonumber(ARGV[1 + 2 * i])
   local cost = tonumber(ARGV[2 + 2 * i])
   if refused == 0 and charge then tokens[i] = tokens[i] - cost end
-  if charge then
-    redis.call('HSET', KEYS[i], 't', string.format('%.17g', tokens[i]), 'ts', ARGV[1])
-    redis.call('EXPIRE', KEYS[i], 120)
-  end
+  if charge then store_level(KEYS[i], tokens[i], ARGV[1]) end
   out[#out + 1] = string.format('%.17g', tokens[i])
 end
 return out
 """
 
-_RESERVE = """
+_RESERVE = _SHARED + """
 local acct, holds, ptr = KEYS[1], KEYS[2], KEYS[3]
 local id, amount, budget, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('EXISTS', acct) == 0 then
   if ARGV[7] == '' then return {-1, 0, 0} end
   redis.call('HSET', acct, 'spent', ARGV[7], 'held', '0')
 end
-for _, rid in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', ARGV[4])) do
-  local a = redis.call('HGET', acct, 'r:' .. rid)
-  if a then
-    redis.call('HINCRBY', acct, 'held', string.format('%d', -tonumber(a)))
-    redis.call('HDEL', acct, 'r:' .. rid)
-  end
-  redis.call('ZREM', holds, rid)
-end
+release_expired(acct, holds, ARGV[4])
 local spent = tonumber(redis.call('HGET', acct, 'spent'))
 local held = tonumber(redis.call('HGET', acct, 'held'))
 redis.call('HSET', acct, 'budget', ARGV[3])
 if spent + held + amount > budget then return {0, spent, held} end
-redis.call('HSET', acct, 'r:' .. id, ARGV[2])
-held = redis.call('HINCRBY', acct, 'held', ARGV[2])
-redis.call('ZADD', holds, ARGV[5], id)
-redis.call('SET', ptr, acct, 'EX', ARGV[8])
-if ARGV[6] ~= '' then
-  redis.call('EXPIREAT', acct, ARGV[6])
-  redis.call('EXPIREAT', holds, ARGV[6])
-end
+held = place_hold(acct, holds, ptr, id, ARGV[2], ARGV[5], ARGV[6], ARGV[8])
 return {1, spent, held}
 """
 
@@ -116,7 +132,7 @@ return {1, spent, budget, warn}
 # ARGV now, budgeted, id, amount, budget, hold_until, expire_at, seed, ptr_ttl, then per bucket cap, cost.
 # Returns {-1} (seed needed), {0, spent, held} over budget, {2, spent, held, retry, refused, tokens...}
 # rate limited, {1, spent, held, '0', 0, tokens...} admitted (budget held, buckets charged).
-_ADMIT = """
+_ADMIT = _SHARED + """
 local now = tonumber(ARGV[1])
 local budgeted = ARGV[2] == '1'
 local acct, holds, ptr = KEYS[1], KEYS[2], KEYS[3]
@@ -126,54 +142,22 @@ if budgeted then
     if ARGV[8] == '' then return {-1} end
     redis.call('HSET', acct, 'spent', ARGV[8], 'held', '0')
   end
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', ARGV[1])) do
-    local a = redis.call('HGET', acct, 'r:' .. rid)
-    if a then
-      redis.call('HINCRBY', acct, 'held', string.format('%d', -tonumber(a)))
-      redis.call('HDEL', acct, 'r:' .. rid)
-    end
-    redis.call('ZREM', holds, rid)
-  end
+  release_expired(acct, holds, ARGV[1])
   spent = tonumber(redis.call('HGET', acct, 'spent'))
   held = tonumber(redis.call('HGET', acct, 'held'))
   redis.call('HSET', acct, 'budget', ARGV[5])
   if spent + held + amount > tonumber(ARGV[5]) then return {0, spent, held} end
 end
-local tokens = {}
-local retry, refused = 0, 0
 local n = #KEYS - 3
-for i = 1, n do
-  local cap, cost = tonumber(ARGV[8 + 2 * i]), tonumber(ARGV[9 + 2 * i])
-  local level = redis.call('HMGET', KEYS[3 + i], 't', 'ts')
-  local t, ts = tonumber(level[1]), tonumber(level[2])
-  if t == nil then
-    t = cap
-  elseif now > ts then
-    t = math.min(cap, t + (now - ts) * cap / 60)
-  end
-  tokens[i] = t
-  if cost > t + 1e-9 then
-    local wait = (cost - t) * 60 / cap
-    if refused == 0 or wait > retry then retry = math.max(retry, wait); refused = i end
-  end
-end
+local tokens, retry, refused = levels(3, 8, n, now)
 local out = {refused == 0 and 1 or 2, spent, held, string.format('%.17g', retry), refused}
 if refused == 0 then
   if budgeted then
-    redis.call('HSET', acct, 'r:' .. ARGV[3], ARGV[4])
-    held = redis.call('HINCRBY', acct, 'held', ARGV[4])
-    out[3] = held
-    redis.call('ZADD', holds, ARGV[6], ARGV[3])
-    redis.call('SET', ptr, acct, 'EX', ARGV[9])
-    if ARGV[7] ~= '' then
-      redis.call('EXPIREAT', acct, ARGV[7])
-      redis.call('EXPIREAT', holds, ARGV[7])
-    end
+    out[3] = place_hold(acct, holds, ptr, ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[9])
   end
   for i = 1, n do
     tokens[i] = tokens[i] - tonumber(ARGV[9 + 2 * i])
-    redis.call('HSET', KEYS[3 + i], 't', string.format('%.17g', tokens[i]), 'ts', ARGV[1])
-    redis.call('EXPIRE', KEYS[3 + i], 120)
+    store_level(KEYS[3 + i], tokens[i], ARGV[1])
   end
 end
 for i = 1, n do out[#out + 1] = string.format('%.17g', tokens[i]) end
