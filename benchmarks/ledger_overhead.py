@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -55,6 +56,7 @@ def _gateway(name: str, module: str, upstream: str, work: Path, extra: dict[str,
                AUDIO_GATEWAY_API_KEYS=f"bench:{GATEWAY_KEY}", AUDIO_GATEWAY_ADMIN_KEYS=f"ops:{ADMIN_KEY}",
                AUDIO_GATEWAY_CATALOG=str(REPO / "catalog"), AUDIO_GATEWAY_LOCAL="off",
                AUDIO_GATEWAY_DATA_DIR=str(work / f"ledger-{name}-data"), **extra)
+    shutil.rmtree(work / f"ledger-{name}-data", ignore_errors=True)  # each run starts with empty books
     port = free_port()
     service = Service(name, [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
                       port=port, log=work / f"ledger-{name}.log", env=env, cwd=REPO)

@@ -5,6 +5,7 @@ Money and quantities are NUMERIC (arbitrary precision), so PostgreSQL's own SUM 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
+from .codec import aware
 from .schema import ExactDecimal
 from .store import LedgerStore
 
@@ -22,7 +24,21 @@ __all__ = ["PostgresLedgerStore"]
 _MIGRATION_LOCK = 0x6C65_6467_6572  # "ledger"
 
 
+class _PostgresBinder:
+    """asyncpg takes Decimal for NUMERIC and aware datetimes for TIMESTAMPTZ as they are."""
+
+    @staticmethod
+    def exact(value: Decimal) -> Decimal:
+        return value
+
+    @staticmethod
+    def utc(value: datetime) -> datetime:
+        return aware(value)
+
+
 class PostgresLedgerStore(LedgerStore):
+    bind = _PostgresBinder()
+
     @classmethod
     def open(cls, url: str) -> PostgresLedgerStore:
         # Short connect timeout: an unreachable server must send rows to the spill file quickly, not
