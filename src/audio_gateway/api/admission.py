@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -90,17 +91,23 @@ async def _finish(limiter: Limiter, key: ClientKey, state: dict[str, Any]) -> No
     admission: Admission | None = state.get("admission")
     if admission is None or admission.reservation is None or state.get("reservation_kept"):
         return
-    assert key.limits is not None
+    if not limiter.store.remote:  # never suspends, so nothing can cancel it half-way (a shield costs 5 us)
+        await _settle(limiter, key, admission, state.get("settle_usd"))
+        return
     with anyio.CancelScope(shield=True):   # a client gone mid-stream must not leave the hold behind
-        try:
-            cost = state.get("settle_usd")
-            if cost is None:
-                await limiter.release(admission.reservation, admission.account)
-            else:
-                await limiter.settle(admission.reservation, cost, admission.account)
-        except LIMIT_OUTAGES as exc:
-            log.warning("could not settle reservation %s of key %s (%s); it expires on its own",
-                        admission.reservation, key.name, type(exc).__name__)
+        await _settle(limiter, key, admission, state.get("settle_usd"))
+
+
+async def _settle(limiter: Limiter, key: ClientKey, admission: Admission, cost: Decimal | None) -> None:
+    assert admission.reservation is not None
+    try:
+        if cost is None:
+            await limiter.release(admission.reservation, admission.account)
+        else:
+            await limiter.settle(admission.reservation, cost, admission.account)
+    except LIMIT_OUTAGES as exc:
+        log.warning("could not settle reservation %s of key %s (%s); it expires on its own",
+                    admission.reservation, key.name, type(exc).__name__)
 
 
 async def limited_call(app: Any, scope: dict, receive: Any, send: Any, limiter: Limiter, key: ClientKey) -> None:

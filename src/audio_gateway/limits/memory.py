@@ -23,6 +23,7 @@ class _Account:
 
 class MemoryLimitStore(LimitStore):
     name = "memory"
+    remote = False
 
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}

@@ -22,6 +22,9 @@ __all__ = ["LimitStore"]
 
 class LimitStore(ABC):
     name: str = ""
+    # Whether an operation waits on I/O (and so can be cancelled half-way). The in-process store's
+    # coroutines never suspend: settling on it needs no cancel shield.
+    remote: bool = True
 
     @classmethod
     def from_url(cls, url: str | None) -> LimitStore:
