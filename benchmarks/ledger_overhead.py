@@ -30,7 +30,7 @@ from tests.support.services import PostgresServer
 from . import payloads
 from .gateway_proc import GATEWAY_KEY
 from .load import run_wrk
-from .procs import Service, free_port, tree_cpu_seconds
+from .procs import Service, free_port, pin, tree_cpu_seconds
 from .rounds import ENDPOINTS
 from .system import ensure_wrk, machine
 
@@ -47,7 +47,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=5, help="measured seconds per run (default 5; +1 s warm-up)")
     p.add_argument("--rounds", type=int, default=3, help="runs per gateway and endpoint, interleaved (default 3)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
-    return p.parse_args(argv)
+    p.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="leave the processes unpinned (default: gateways on core 0, wrk and the fake on core 1)")
+    args = p.parse_args(argv)
+    args.pin = args.pin and len(os.sched_getaffinity(0)) >= 2
+    return args
 
 
 def _gateway(name: str, module: str, upstream: str, work: Path, extra: dict[str, str]) -> Service:
@@ -115,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
                      port=fake_port, log=work / "ledger-fake.log", cwd=REPO) as fake:
             fake.wait_ready("/healthz", timeout=30)
             gateways = {n: _gateway(n, module, fake.url + "/v1", work, extra) for n, (module, extra) in variants.items()}
+            if args.pin:  # the gateways on core 0, the load on core 1 (procs.pin says why)
+                for service in gateways.values():
+                    pin(service.proc.pid, {0})
+                pin(fake.proc.pid, {1})
+                pin(os.getpid(), {1})   # wrk, started from here, inherits it
             try:
                 for round_ in range(args.rounds):
                     shift = round_ % len(names)
@@ -146,13 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     table = _table(rps, cpu_us, names)
     worst = max(100 * (statistics.median(cpu_us[e][n]) - statistics.median(cpu_us[e]["off"]))
                 / statistics.median(cpu_us[e]["off"]) for e in ENDPOINTS for n in names if n != "off")
-    result = {"machine": machine(REPO), "seconds": args.seconds, "rounds": args.rounds, "errors": errors,
+    result = {"machine": machine(REPO), "seconds": args.seconds, "rounds": args.rounds, "pinned": args.pin, "errors": errors,
               "rps": rps, "cpu_us_per_request": cpu_us, "rows_in_ledger": rows,
               "requests_measured": answered, "worst_cpu_cost_percent": round(worst, 2),
               "target_percent": TARGET_PERCENT, "pass": worst <= TARGET_PERCENT and errors == 0,
               "wall_seconds": round(time.monotonic() - started, 1)}
     (work / "ledger_overhead.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
-    print(f"\nc32, {args.rounds} interleaved runs of {args.seconds:g} s per gateway and endpoint "
+    print(f"\nc32, {args.rounds} interleaved runs of {args.seconds:g} s per gateway and endpoint"
+          f"{', gateways pinned to core 0 and the load to core 1' if args.pin else ''} "
           f"({result['machine']['nproc']} CPUs, load before start {result['machine']['loadavg_at_start']}):\n")
     print("\n".join(table))
     print("\nrows in each ledger (every request, warm-ups included) vs requests measured: "

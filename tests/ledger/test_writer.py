@@ -182,3 +182,35 @@ def test_a_row_built_wrongly_is_set_aside_and_the_rest_stored(tmp_path):
     stats, ids = run(scenario())
     assert ids == ["ok_1", "ok_2"] and stats.rejected == 1 and stats.spilled == 0
     assert (tmp_path / "spill" / "rejected.jsonl").read_bytes().count(b"\n") == 1
+
+
+def test_a_flush_writes_what_was_pending_and_leaves_rows_recorded_meanwhile_for_the_next(tmp_path):
+    """Under load rows keep arriving while a batch is written; chasing them turned every loop turn's
+    few rows into a transaction of their own. They wait for the next flush (or the next full batch)."""
+    async def scenario():
+        async with migrated(f"sqlite:///{tmp_path / 'l.db'}") as store:
+            writer = LedgerWriter(store, tmp_path / "spill", flush_interval=60, batch_size=100)
+            written: list[int] = []
+            arriving = iter(_rows("late", 30))
+            original = store.write
+
+            async def write_while_requests_finish(batch):
+                written.append(len(batch))
+                for row in [next(arriving, None) for _ in range(10)]:   # 10 requests end during each write
+                    if row is not None:
+                        writer.record(row)
+                await original(batch)
+
+            store.write = write_while_requests_finish  # type: ignore[method-assign]
+            for row in _rows("r", 250):
+                writer.record(row)
+            await writer.flush()
+            after_first = (list(written), writer.stats().pending)
+            await writer.flush(everything=True)
+            return after_first, written, await _stored_ids(store)
+
+    (first_sizes, pending), sizes, ids = run(scenario())
+    assert first_sizes == [100, 100, 50]           # the 250 pending when it began, in full batches
+    assert pending == 30                           # the 30 recorded meanwhile wait
+    assert sizes[3:] == [30]                       # and the next flush writes them
+    assert len(ids) == 280

@@ -124,7 +124,7 @@ class LedgerWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         try:
-            await asyncio.wait_for(self.flush(), self.drain_timeout)
+            await asyncio.wait_for(self.flush(everything=True), self.drain_timeout)
         except TimeoutError:
             log.warning("ledger database did not take the last rows within %gs; spilling them", self.drain_timeout)
         self._to_spill(self._take(len(self._pending)))
@@ -145,14 +145,21 @@ class LedgerWriter:
             except Exception:  # the flusher must outlive any surprise; rows stay pending or spilled
                 log.exception("ledger flush failed unexpectedly")
 
-    async def flush(self) -> None:
-        """Write everything pending now, then replay spill files if the database is taking writes."""
+    async def flush(self, *, everything: bool = False) -> None:
+        """Write the rows pending now, then replay spill files if the database is taking writes.
+
+        Rows recorded while this flush runs wait for the next one (a full batch wakes it at once):
+        chasing them made a busy gateway write one loop turn's rows (~32) per transaction, forever,
+        at twice the CPU per row of full batches. `everything` (the drain) writes those too.
+        """
         async with self._lock:
             if not await self._ready():
                 self._to_spill(self._take(len(self._pending)))
                 return
-            while self._pending:
-                batch = self._take(self.batch_size)
+            due = len(self._pending)
+            while self._pending and (everything or due > 0):
+                batch = self._take(self.batch_size if everything else min(self.batch_size, due))
+                due -= len(batch)
                 try:
                     stored = await self._write(batch)
                 except BaseException:  # cancelled mid-write (shutdown): the batch must not vanish with it
