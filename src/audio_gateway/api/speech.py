@@ -19,8 +19,7 @@ from litestar.types import ASGIApp
 from ..billing import RequestFacts, Unit, Usage, decimal_text
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway, SpeechOutcome, speech_facts
-from ..ledger import RowStatus
-from ..ledger.build import RowContext, failed_row, served_row
+from ..ledger.build import RowContext, failed_row
 from ..limits import Dimension
 from ..providers import UpstreamFailure
 from ..speech import SpeechRequest, validate_speech
@@ -30,6 +29,7 @@ from .books import record_row, row_context
 from .errors import decode_json_request
 from .openapi import SpeechOperation
 from .pinning import gateway_of
+from .stream_books import StreamTally
 from .streamed import StreamedBody
 
 __all__ = ["create_speech"]
@@ -64,38 +64,21 @@ async def _relay(request: Request, outcome: SpeechOutcome, ctx: RowContext, *, s
 
     A provider that breaks off mid-stream cannot be hidden any more (the status is sent): the failure
     propagates so the client's connection is cut short, and the row and log line say why."""
-    state = request.scope["state"]
-    log = state["log"]
-    started = state.get("started_perf", time.perf_counter())
-    status: RowStatus = "client_disconnected"
-    ttfb_ms: float | None = None
-    sent = 0
+    tally = StreamTally(request, ctx)
     try:
         async for chunk in outcome.stream:
-            if ttfb_ms is None:
-                ttfb_ms = (time.perf_counter() - started) * 1000
-            body = _delta(chunk) if sse else chunk
-            sent += len(body)
-            yield body
-        status = "completed"
+            yield tally.sending(_delta(chunk) if sse else chunk)
+        tally.status = "completed"
         if sse:
-            done = _done(outcome.usage(), decimal_text(outcome.charge().total_usd))
-            sent += len(done)
-            yield done
+            yield tally.sending(_done(outcome.usage(), decimal_text(outcome.charge().total_usd)))
     except UpstreamFailure as failure:
-        status = "upstream_cut"
-        log["stream_error"] = failure.describe()
+        tally.status = "upstream_cut"
+        tally.log["stream_error"] = failure.describe()
         raise
     finally:
         await outcome.stream.aclose()
-        charge = outcome.charge()
-        log.update(log_fields(outcome.target, outcome.attempts, charge))
-        if outcome.stream.usage is not None:
-            log["upstream_usage"] = {str(k): int(v) for k, v in outcome.stream.usage.quantities.items()}
-        record_row(request, served_row(
-            ctx, target=outcome.target, attempts=outcome.attempts, charge=charge, usage=outcome.usage(),
-            facts=speech_facts(outcome.request, outcome.target), status=status, http_status=200,
-            latency_ms=(time.perf_counter() - started) * 1000, ttfb_ms=ttfb_ms, bytes_out=sent))
+        tally.book(target=outcome.target, attempts=outcome.attempts, charge=outcome.charge(), usage=outcome.usage(),
+                   facts=speech_facts(outcome.request, outcome.target), upstream_usage=outcome.stream.usage)
 
 
 @post("/audio/speech", status_code=200, operation_class=SpeechOperation)

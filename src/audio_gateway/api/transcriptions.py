@@ -25,7 +25,6 @@ from ..billing import RequestFacts, decimal_text
 from ..errors import UpstreamClientError, UpstreamUnavailable
 from ..gateway import Gateway, TranscriptStreamOutcome, billed_seconds
 from ..generations import LiveGateway
-from ..ledger import RowStatus
 from ..ledger.build import RowContext, failed_row, served_row
 from ..limits import Dimension
 from ..providers import TranscriptDone, TranscriptEvent, TranscriptSegment, UpstreamFailure
@@ -37,6 +36,7 @@ from .billing_headers import gateway_headers, log_fields
 from .books import record_row, row_context
 from .openapi import TranscriptionOperation, TranslationOperation
 from .pinning import gateway_of
+from .stream_books import StreamTally
 
 __all__ = ["create_transcription", "create_translation", "upload_limits"]
 
@@ -113,42 +113,28 @@ def _frame(event: TranscriptEvent, outcome: TranscriptStreamOutcome, form: Trans
 
 async def _relay(request: Request, outcome: TranscriptStreamOutcome, form: TranscriptionRequest,
                  ctx: RowContext) -> AsyncIterator[bytes]:
-    """Frame events as they come; the settled cost goes to the done event, the ledger and the log line."""
-    state = request.scope["state"]
-    log = state["log"]
-    started = state.get("started_perf", time.perf_counter())
-    status: RowStatus = "client_disconnected"
-    ttfb_ms: float | None = None
-    sent = 0
+    """Frame events as they come; the settled cost goes to the done event, the ledger and the log line.
+    A provider that breaks off mid-stream ends the stream with an SSE error event (the status is sent)."""
+    tally = StreamTally(request, ctx)
     try:
         try:
             async for event in outcome.stream:
                 body = _frame(event, outcome, form)
                 if not body:
                     continue
-                if ttfb_ms is None:
-                    ttfb_ms = (time.perf_counter() - started) * 1000
-                sent += len(body)
                 if isinstance(event, TranscriptDone):
-                    status = "completed"
-                yield body
+                    tally.status = "completed"
+                yield tally.sending(body)
         except UpstreamFailure as failure:
-            status = "upstream_cut"
-            log["stream_error"] = failure.describe()
-            error = sse_error(f"The provider broke off the transcript stream ({failure.describe()}).",
-                              type_="upstream_error", code="upstream_cut")
-            sent += len(error)
-            yield error
+            tally.status = "upstream_cut"
+            tally.log["stream_error"] = failure.describe()
+            yield tally.sending(sse_error(f"The provider broke off the transcript stream ({failure.describe()}).",
+                                          type_="upstream_error", code="upstream_cut"))
     finally:
         await outcome.stream.aclose()
-        charge = outcome.charge()
-        log.update(log_fields(outcome.target, outcome.attempts, charge))
-        if outcome.stream.usage is not None and outcome.stream.upstream:
-            log["upstream_usage"] = {str(k): int(v) for k, v in outcome.stream.usage.quantities.items()}
-        record_row(request, served_row(
-            ctx, target=outcome.target, attempts=outcome.attempts, charge=charge, usage=outcome.usage(),
-            facts=outcome.facts, status=status, http_status=200, latency_ms=(time.perf_counter() - started) * 1000,
-            ttfb_ms=ttfb_ms, bytes_out=sent))
+        tally.book(target=outcome.target, attempts=outcome.attempts, charge=outcome.charge(), usage=outcome.usage(),
+                   facts=outcome.facts,
+                   upstream_usage=outcome.stream.usage if outcome.stream.upstream else None)
 
 
 @post("/audio/transcriptions", status_code=200, request_max_body_size=None, operation_class=TranscriptionOperation)
