@@ -82,3 +82,27 @@ def test_a_failed_job_gives_its_reservation_back(budget_gateway, fake_openai):
             time.sleep(0.1)
         assert retry.status_code == 202
         assert wait_for_status(http, retry.json()["id"], {"completed"})["status"] == "completed"
+
+
+def test_a_job_cancelled_while_running_before_any_piece_gives_its_reservation_back(budget_gateway, fake_openai,
+                                                                                  fake_siliconflow):
+    """No piece was produced, so no row settles the hold: the worker releases it when the cancel reaches it."""
+    with closing(_key(budget_gateway, "jobs-cancel", COST)) as http:
+        for fake in (fake_openai, fake_siliconflow):   # the first job gets no audio, from either provider
+            fake.inject(Fault.HANG, times=1)
+        try:
+            running = http.post("/v1/jobs", json=SPEECH)
+            assert running.status_code == 202
+            fake_openai.wait_for_requests(1)                                   # in progress, upstream
+            assert http.post("/v1/jobs", json=SPEECH).status_code == 429        # its hold is the whole budget
+            assert http.delete(f"/v1/jobs/{running.json()['id']}").json()["status"] == "cancelled"
+            deadline = time.monotonic() + 10                                   # the worker sees the abort (SAQ polls)
+            while (retry := http.post("/v1/jobs", json=SPEECH)).status_code == 429:   # released, nothing spent
+                assert time.monotonic() < deadline, "the cancelled job's reservation was kept"
+                time.sleep(0.1)
+        finally:
+            fake_openai.release()
+            fake_siliconflow.release()
+        assert retry.status_code == 202
+        assert wait_for_status(http, retry.json()["id"], {"completed"})["status"] == "completed"
+        assert wait_for_status(http, running.json()["id"], {"cancelled"})["status"] == "cancelled"

@@ -54,7 +54,7 @@ async def open_worker_process(settings: Settings, catalog: LoadedCatalog, teleme
             stack.push_async_callback(limits.close)
             settler = await stack.enter_async_context(open_settler(Limiter(limits, ledger.store.spend_since,
                                                                            clock=utc_now)))
-            runtime = msgspec.structs.replace(runtime, settle=settler.row)
+            runtime = msgspec.structs.replace(runtime, settle=settler.row, release=settler.release)
         if options.metrics_port is not None and telemetry.metrics is not None:
             counts = queue_job_counts(runtime.queue)
             await stack.enter_async_context(metrics_listener(

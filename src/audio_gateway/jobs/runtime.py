@@ -40,6 +40,7 @@ class JobRuntime(msgspec.Struct, frozen=True):
     sink: RowSink = msgspec.field(default_factory=DiscardingSink)   # where job ledger rows go
     telemetry: Telemetry | None = None   # metrics and traces of the jobs this process runs
     settle: Callable[[LedgerRow], None] | None = None   # a job's row settles its key's reservation (limits/settler.py)
+    release: Callable[[str], None] | None = None        # a job that ends without a row gives its reservation back
 
 
 @asynccontextmanager

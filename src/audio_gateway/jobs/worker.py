@@ -79,6 +79,8 @@ async def _settle_cancelled(runtime: JobRuntime, job_id: str) -> None:
     record = await runtime.store.update(job_id, settle, allow_final=True)
     if record is not None and record.status == "cancelled" and record.pieces:
         _record_row(runtime, job_row(record, status="cancelled", http_status=200))
+    elif runtime.release is not None:  # nothing was produced, so no row settles it: give the hold back now
+        runtime.release(job_id)
 
 
 async def _heartbeat(saq_job: Any, every: float) -> None:
