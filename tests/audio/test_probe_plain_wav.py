@@ -81,6 +81,21 @@ def test_audio_with_an_spdif_sync_word_goes_to_ffmpeg(sync: bytes, monkeypatch: 
     assert probe_audio(bytes(data)) == through_ffmpeg(bytes(data), monkeypatch)
 
 
+@pytest.mark.parametrize(("offset", "ffmpeg_opened"), [(32_764, True), (40_000, False)])
+def test_only_a_sync_word_within_the_32_kib_ffmpeg_scans_goes_to_ffmpeg(
+        offset: int, ffmpeg_opened: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ff_spdif_probe looks for the first sync word up to 2 * SPDIF_MAX_OFFSET bytes in: the last place it can
+    start is 32,764; one further in is plain PCM to FFmpeg as well, which the fast path must agree with."""
+    data = bytearray(pcm_wav(2.0))
+    data[44 + offset:44 + offset + 4] = b"\x72\xf8\x1f\x4e"
+    if ffmpeg_opened:
+        with pytest.raises(UnreadableAudio, match="FFmpeg opened"):
+            without_ffmpeg(bytes(data), monkeypatch)
+    else:
+        assert without_ffmpeg(bytes(data), monkeypatch) == through_ffmpeg(bytes(data), monkeypatch)
+    assert probe_audio(bytes(data)) == through_ffmpeg(bytes(data), monkeypatch)
+
+
 @pytest.mark.parametrize("edit", ["list-chunk", "float", "rifx", "zero-samples", "extensible"])
 def test_anything_but_plain_pcm_goes_to_ffmpeg(edit: str, monkeypatch: pytest.MonkeyPatch) -> None:
     data = bytearray(pcm_wav(1.0))
