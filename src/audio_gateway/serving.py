@@ -132,6 +132,8 @@ class _BoundedHttpTools(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         """Answered before the request body was all in: linger, bounded, then close (never keep-alive)."""
+        if self.cycle is not None:  # _closing_early's wrapper closes over the cycle: a reference cycle per request
+            vars(self.cycle).pop("send", None)
         if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
             self.server_state.total_requests += 1
             self._awaiting_head = False
