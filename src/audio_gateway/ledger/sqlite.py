@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import decimal
 import logging
+import sqlite3
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -61,7 +62,20 @@ def _writer_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # busy_timeout first: switching a new file to WAL takes a lock another process may hold right now.
-    for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # Several processes opening a brand-new file at once: SQLite may refuse the switch to WAL at once
+    # ("database is locked") rather than wait in the busy handler, so it is tried again for a while.
+    # Once the file is in WAL mode (it stays so) this is a read.
+    deadline = time.monotonic() + MIGRATION_LOCK_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)   # only ever for a file not yet in WAL mode, i.e. at start-up, before serving
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
