@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Protocol
 
@@ -11,7 +11,7 @@ import msgspec
 
 from .model import LedgerAttempt, LedgerLine, LedgerRow
 
-__all__ = ["ROW_COLUMNS", "LINE_COLUMNS", "Binder", "aware", "row_values", "line_values", "row_from_db", "whole_seconds"]
+__all__ = ["ROW_COLUMNS", "LINE_COLUMNS", "Binder", "row_values", "line_values", "row_from_db", "whole_seconds"]
 
 # Columns filled straight from the LedgerRow field of the same name.
 _DIRECT = (
@@ -42,13 +42,6 @@ class Binder(Protocol):
     def exact(self, value: Decimal) -> Any: ...
 
     def utc(self, value: datetime) -> Any: ...
-
-
-def aware(value: datetime) -> datetime:
-    """The instant in UTC; a naive time is refused as data (the writer sets such a row aside)."""
-    if value.tzinfo is None:
-        raise ValueError("ledger times must be timezone-aware (UTC)")
-    return value.astimezone(UTC)
 
 
 def row_values(row: LedgerRow, bind: Binder) -> tuple[Any, ...]:

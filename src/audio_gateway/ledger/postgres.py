@@ -14,8 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
-from .codec import aware
-from .schema import ExactDecimal
+from .schema import ExactDecimal, aware
 from .store import LedgerStore
 
 __all__ = ["PostgresLedgerStore"]

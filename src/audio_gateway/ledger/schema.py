@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["metadata", "rows", "lines", "ExactDecimal", "UtcDateTime", "exact_text", "VERSION_TABLE"]
+__all__ = ["metadata", "rows", "lines", "ExactDecimal", "UtcDateTime", "aware", "exact_text", "VERSION_TABLE"]
 
 # Alembic's bookkeeping table, named so a PostgreSQL database shared with other applications is no problem.
 VERSION_TABLE = "ledger_alembic_version"
@@ -48,6 +48,13 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
+def aware(value: datetime) -> datetime:
+    """The instant in UTC; a naive time is refused as data (the writer sets such a row aside)."""
+    if value.tzinfo is None:
+        raise ValueError("ledger times must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """TIMESTAMPTZ on PostgreSQL; naive UTC text on SQLite (fixed width, so text order is time order)."""
 
@@ -57,9 +64,7 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("ledger times must be timezone-aware (UTC)")
-        value = value.astimezone(UTC)
+        value = aware(value)
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

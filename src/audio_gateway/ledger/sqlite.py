@@ -27,9 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
-from .codec import aware
 from .model import LedgerRow
-from .schema import exact_text, lines, rows
+from .schema import aware, exact_text, lines, rows
 from .store import STORE_ERRORS, LedgerStore
 
 __all__ = ["SqliteLedgerStore", "sqlite_url", "MIGRATION_LOCK_SECONDS"]
