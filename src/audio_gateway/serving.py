@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import weakref
 from typing import Any
 
 import uvicorn
@@ -132,8 +133,6 @@ class _BoundedHttpTools(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         """Answered before the request body was all in: linger, bounded, then close (never keep-alive)."""
-        if self.cycle is not None:  # _closing_early's wrapper closes over the cycle: a reference cycle per request
-            vars(self.cycle).pop("send", None)
         if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
             self.server_state.total_requests += 1
             self._awaiting_head = False
@@ -188,16 +187,21 @@ def _closing_early(cycle: RequestResponseCycle) -> Any:
     drops it: "server disconnected without a response". uvicorn closes at once on `connection: close`
     (a reset for a client still sending), so keep-alive is switched back on after the head is written
     and `on_response_complete` lingers, then closes.
+
+    The wrapper holds the cycle weakly (and calls the class's `send` on it): the cycle holds the wrapper,
+    so a strong reference either way made every request a reference cycle only the collector could free.
     """
-    send: Any = cycle.send
+    held = weakref.ref(cycle)
 
     async def send_closing(message: Any) -> None:
-        if message["type"] != "http.response.start" or not cycle.more_body:
-            await send(message)
+        live = held()
+        assert live is not None, "only the cycle itself calls its send"
+        if message["type"] != "http.response.start" or not live.more_body:
+            await RequestResponseCycle.send(live, message)
             return
-        headers = [*message.get("headers", ()), (b"connection", b"close")]
-        await send({**message, "headers": headers})
-        cycle.keep_alive = True
+        closing: Any = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+        await RequestResponseCycle.send(live, closing)
+        live.keep_alive = True
 
     return send_closing
 
