@@ -106,6 +106,22 @@ def test_an_expired_hold_no_longer_counts_but_its_cost_does(store_url):
     asyncio.run(run(scenario)(store_url))
 
 
+def test_holds_lapse_in_their_own_time_whichever_was_settled_first(store_url):
+    """Holds of different lengths, the earliest settled before its time: each still lapses on its own."""
+    async def scenario(store):
+        assert (await _reserve(store, "short", amount=300, hold=30.0)).allowed
+        assert (await _reserve(store, "long", amount=300, hold=120.0)).allowed
+        assert (await _reserve(store, "middle", amount=300, hold=60.0)).allowed
+        assert await store.settle("short", 0) is not None                              # settled early, for nothing
+        assert not (await _reserve(store, "a", amount=401, now=T0 + 45)).allowed       # 600 held
+        assert (await _reserve(store, "b", amount=400, now=T0 + 61, hold=300.0)).allowed  # "middle" lapsed
+        assert await store.held("team:month:2027-01-01") == 700                        # "long" and "b"
+        assert not (await _reserve(store, "c", amount=301, now=T0 + 119)).allowed
+        assert (await _reserve(store, "d", amount=300, now=T0 + 121)).allowed          # "long" lapsed too
+        assert await store.held("team:month:2027-01-01") == 700                        # "b" and "d"
+    asyncio.run(run(scenario)(store_url))
+
+
 def test_the_80_percent_warning_fires_once_per_account(store_url):
     async def scenario(store):
         warns = []

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audio_gateway.billing import RequestFacts, Unit, Usage, count_tokens, measure, price, round_seconds
+from audio_gateway.billing import RequestFacts, Unit, Usage, count_tokens, measure, price, round_seconds, total_usd
 from audio_gateway.catalog.compile import _normalise_billing
 from audio_gateway.catalog.model import BillingComponent
 
@@ -116,3 +116,9 @@ def test_tokens_are_counted_only_when_priced_and_never_negative(text: str) -> No
     counted = speech_usage(text, [token]).get(Unit.INPUT_TOKEN)
     assert counted == count_tokens(text, "o200k_base") >= 0
     assert (counted == 0) == (text == "")
+
+
+@given(st.lists(components, min_size=0, max_size=6), usages)
+def test_total_usd_is_the_priced_total_to_the_last_digit(billing: list[BillingComponent], usage: Usage) -> None:
+    """What a budget reserves (`total_usd`, no lines built) is the charge's total, digits and exponent alike."""
+    assert str(total_usd(billing, usage)) == str(price(billing, usage).total_usd)

@@ -19,7 +19,7 @@ from .usage import Usage
 if TYPE_CHECKING:
     from ..catalog.model import BillingComponent
 
-__all__ = ["ChargeLine", "Charge", "price", "round_seconds", "decimal_text"]
+__all__ = ["ChargeLine", "Charge", "price", "round_seconds", "decimal_text", "total_usd"]
 
 _MODES = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
 
@@ -101,3 +101,13 @@ def price(components: Sequence[BillingComponent], usage: Usage, *, pending: Iter
                                 estimated=component.unit in usage.estimated))
     total = sum((line.usd for line in lines), Decimal(0))
     return Charge(lines=tuple(lines), total_usd=total, pending=tuple(dict.fromkeys(unknown)))
+
+
+def total_usd(components: Sequence[BillingComponent], usage: Usage) -> Decimal:
+    """`price(components, usage).total_usd`, to the last digit, without the lines: what a budget reserves
+    for each target of a route before the call, on every request of a key with a budget."""
+    total = Decimal(0)
+    for component in components:
+        quantity = _quantity(component, usage)
+        total += (quantity if quantity is not None else Decimal(0)) * component.price_usd / component.per
+    return total

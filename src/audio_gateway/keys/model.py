@@ -29,7 +29,8 @@ class KeyLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def rate_limited(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.characters_per_minute, self.audio_seconds_per_minute))
+        return (self.rpm is not None or self.characters_per_minute is not None
+                or self.audio_seconds_per_minute is not None)
 
     @property
     def budgeted(self) -> bool:

@@ -28,16 +28,20 @@ def take(levels: Sequence[tuple[float, float] | None], rules: Sequence[RateRule]
          ) -> tuple[RateVerdict, list[tuple[float, float]]]:
     """`levels[i]` is rule i's stored (tokens, updated), None for a full bucket; returns the verdict and the
     levels to store (updated to `now`; charged only when allowed and `charge`)."""
-    current = [refill(*level, now, rule.per_minute) if level is not None else float(rule.per_minute)
+    current = [float(rule.per_minute) if level is None else refill(level[0], level[1], now, rule.per_minute)
                for level, rule in zip(levels, rules, strict=True)]
     retry, refused = 0.0, None
-    for tokens, rule in zip(current, rules, strict=True):
+    for tokens, rule in zip(current, rules, strict=False):
         if rule.cost > tokens + _EPSILON:
             wait = (rule.cost - tokens) * 60.0 / rule.per_minute
             if wait > retry or refused is None:
                 retry, refused = max(retry, wait), rule.dimension
-    allowed = refused is None
-    after = [t - r.cost if allowed and charge else t for t, r in zip(current, rules, strict=True)]
-    states = tuple(RateState(r.dimension, r.per_minute, max(t, 0.0), (r.per_minute - t) * 60.0 / r.per_minute)
-                   for t, r in zip(after, rules, strict=True))
-    return RateVerdict(allowed=allowed, states=states, retry_after=retry, refused=refused), [(t, now) for t in after]
+    charged = refused is None and charge
+    states, stored = [], []
+    for tokens, rule in zip(current, rules, strict=False):
+        if charged:
+            tokens -= rule.cost
+        per_minute = rule.per_minute
+        states.append(RateState(rule.dimension, per_minute, max(tokens, 0.0), (per_minute - tokens) * 60.0 / per_minute))
+        stored.append((tokens, now))
+    return RateVerdict(allowed=refused is None, states=tuple(states), retry_after=retry, refused=refused), stored

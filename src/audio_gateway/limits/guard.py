@@ -9,21 +9,23 @@ is settled with the ledger row's exact cost, or released when the request ends w
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 import msgspec
 
 from ..billing import decimal_text
 from ..errors import QuotaExceeded, RateLimited
-from ..keys.model import KeyLimits
-from ..keys.periods import period_bounds, period_start
+from ..keys.model import KeyLimits, Period
+from ..keys.periods import period_bounds
 from .headers import duration_text
 from .model import BudgetAsk, Dimension, RateRule, RateState, from_nano, to_nano
 from .store import LimitStore
 
-__all__ = ["Limiter", "Admission", "account_name"]
+__all__ = ["Limiter", "Admission"]
 
 log = logging.getLogger("audio_gateway.limits")
 
@@ -38,13 +40,27 @@ class Admission(msgspec.Struct, frozen=True):
     account: str | None = None          # the budget account it is held on (settling then needs no look-up)
 
 
-def account_name(name: str, limits: KeyLimits, now: datetime) -> str:
-    period = limits.budget_period or "month"
-    return _account(name, period, period_start(period, now))
+class _Window(msgspec.Struct, frozen=True):
+    """One budget period: its bounds, the account-name suffix, and when its account may be forgotten."""
+
+    start: datetime
+    end: datetime | None
+    start_ts: float
+    end_ts: float
+    label: str                    # "<period>:<start date>", what follows the key's name in the account's
+    forget_at: float | None       # a day after the end; None for a total budget
+
+    @classmethod
+    def of(cls, period: Period, now: datetime) -> _Window:
+        start, end = period_bounds(period, now)
+        return cls(start, end, start.timestamp(), end.timestamp() if end is not None else math.inf,
+                   label=f"{period}:{start.date().isoformat()}",
+                   forget_at=(end + timedelta(days=1)).timestamp() if end is not None else None)
 
 
-def _account(name: str, period: str, start: datetime) -> str:
-    return f"{name}:{period}:{start.date().isoformat()}"
+@lru_cache(maxsize=256)
+def _budget_nano(usd: Decimal) -> int:
+    return to_nano(usd)
 
 
 def rules_for(limits: KeyLimits, units: Mapping[Dimension, float]) -> list[RateRule]:
@@ -66,12 +82,14 @@ class Limiter:
         self._clock = clock
         self._on_warning = on_warning
         self._hold = hold_seconds
+        self._windows: dict[Period, _Window] = {}
 
     async def admit(self, name: str, limits: KeyLimits, *, reservation: str, cost_usd: Decimal | None,
                     units: Mapping[Dimension, float], hold_seconds: float | None = None) -> Admission:
         """Reserve `cost_usd` on the budget and take `units` from the buckets (one store operation: both or
         neither), or raise the 429 that says why."""
         now = self._clock()
+        now_ts = now.timestamp()
         rules = rules_for(limits, units)
         too_big = next((r for r in rules if r.cost > r.per_minute), None)
         if too_big is not None:
@@ -80,20 +98,20 @@ class Limiter:
                               type_=_TYPE[too_big.dimension], retry_after=60.0)
         budget = None
         period = limits.budget_period or "month"
-        start, end = period_bounds(period, now)
+        window = self._window(period, now, now_ts)
+        start, end = window.start, window.end
         if limits.budget_usd is not None and cost_usd is not None:
             # At least one nano-dollar: a spent budget refuses even a request whose cost is not known yet.
-            budget = BudgetAsk(account=_account(name, period, start), reservation=reservation,
-                               amount=max(to_nano(cost_usd), 1), budget=to_nano(limits.budget_usd),
-                               hold_until=now.timestamp() + (hold_seconds or self._hold),
-                               expire_at=(end + timedelta(days=1)).timestamp() if end is not None else None)
+            budget = BudgetAsk(account=f"{name}:{window.label}", reservation=reservation,
+                               amount=max(to_nano(cost_usd), 1), budget=_budget_nano(limits.budget_usd),
+                               hold_until=now_ts + (hold_seconds or self._hold), expire_at=window.forget_at)
         if budget is None and not rules:
             return Admission(None)
 
         async def seed() -> int:
             return to_nano(await self._spend_since(name, start))
 
-        admitted = await self.store.admit(budget, name, rules, now.timestamp(), seed)
+        admitted = await self.store.admit(budget, name, rules, now_ts, seed)
         if admitted.outcome == "over_budget":
             assert admitted.reserved is not None and limits.budget_usd is not None and cost_usd is not None
             resets = (f"it resets at {end.isoformat().replace('+00:00', 'Z')}" if end is not None
@@ -116,6 +134,13 @@ class Limiter:
             raise error
         return Admission(reservation if budget is not None else None, verdict.states if verdict else (),
                          budget.account if budget is not None else None)
+
+    def _window(self, period: Period, now: datetime, now_ts: float) -> _Window:
+        """The budget period `now` is in, remembered until it ends (most requests share it)."""
+        window = self._windows.get(period)
+        if window is None or not window.start_ts <= now_ts < window.end_ts:
+            window = self._windows[period] = _Window.of(period, now)
+        return window
 
     async def peek(self, name: str, limits: KeyLimits) -> tuple[RateState, ...]:
         rules = rules_for(limits, {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from .model import RateState
+from .model import Dimension, RateState
 
 __all__ = ["rate_headers", "duration_text"]
 
@@ -21,11 +21,15 @@ def duration_text(seconds: float) -> str:
     return f"{int(minutes)}m{text}s" if minutes else f"{text}s"
 
 
+# Per dimension: the three header names, built once.
+_NAMES = {dimension: tuple(f"x-ratelimit-{part}-{dimension}".encode() for part in ("limit", "remaining", "reset"))
+          for dimension in Dimension}
+
+
 def rate_headers(states: Iterable[RateState]) -> list[tuple[bytes, bytes]]:
     out = []
     for state in states:
-        suffix = str(state.dimension).encode()
-        out += [(b"x-ratelimit-limit-" + suffix, str(state.limit).encode()),
-                (b"x-ratelimit-remaining-" + suffix, str(math.floor(state.remaining)).encode()),
-                (b"x-ratelimit-reset-" + suffix, duration_text(state.reset_seconds).encode())]
+        limit, remaining, reset = _NAMES[state.dimension]
+        out += [(limit, b"%d" % state.limit), (remaining, b"%d" % math.floor(state.remaining)),
+                (reset, duration_text(state.reset_seconds).encode())]
     return out

@@ -1,24 +1,52 @@
-"""The in-process limit store: exact for one process (one event loop, no await inside an operation)."""
+"""The in-process limit store: exact for one process (one event loop, no await inside an operation).
+
+Each account keeps the sum of its open holds beside them, and the earliest time one of them may
+lapse, so a reservation is O(1): the holds are swept only once that time has passed (a sweep also
+finds that the earliest hold was settled already, and moves the time on).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Awaitable, Callable, Sequence
 
 from .bucket import take
-from .model import RateRule, RateVerdict, Reserved, Settled
+from .model import Admitted, BudgetAsk, Dimension, RateRule, RateVerdict, Reserved, Settled
 from .store import LimitStore
 
 __all__ = ["MemoryLimitStore"]
 
 
 class _Account:
-    __slots__ = ("spent", "budget", "holds", "warned")
+    __slots__ = ("spent", "budget", "holds", "held", "lapse_at", "warned")
 
     def __init__(self, spent: int):
         self.spent = spent
         self.budget = 0
         self.holds: dict[str, tuple[int, float]] = {}
+        self.held = 0                    # the sum of `holds`' amounts
+        self.lapse_at = math.inf         # no hold lapses before this (it may have been settled already)
         self.warned = False
+
+    def hold(self, reservation: str, amount: int, until: float) -> None:
+        self.holds[reservation] = (amount, until)
+        self.held += amount
+        self.lapse_at = min(self.lapse_at, until)
+
+    def drop(self, reservation: str) -> None:
+        found = self.holds.pop(reservation, None)
+        if found is not None:
+            self.held -= found[0]
+
+    def sweep(self, now: float) -> None:
+        """Forget holds past their time (their reservations may still settle: the cost then counts)."""
+        if now < self.lapse_at:
+            return
+        for reservation, (amount, until) in list(self.holds.items()):
+            if until <= now:
+                del self.holds[reservation]
+                self.held -= amount
+        self.lapse_at = min((until for _, until in self.holds.values()), default=math.inf)
 
 
 class MemoryLimitStore(LimitStore):
@@ -26,41 +54,67 @@ class MemoryLimitStore(LimitStore):
     remote = False
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets: dict[tuple[str, Dimension], tuple[float, float]] = {}
         self._accounts: dict[str, _Account] = {}
         self._reservations: dict[str, str] = {}
 
     async def take(self, key: str, rules: Sequence[RateRule], now: float, *, charge: bool = True) -> RateVerdict:
-        names = [(key, str(rule.dimension)) for rule in rules]
+        return self._take(key, rules, now, charge)
+
+    def _take(self, key: str, rules: Sequence[RateRule], now: float, charge: bool) -> RateVerdict:
+        names = [(key, rule.dimension) for rule in rules]
         verdict, levels = take([self._buckets.get(name) for name in names], rules, now, charge=charge)
         if charge:
             self._buckets.update(zip(names, levels, strict=True))
         return verdict
 
+    async def admit(self, budget: BudgetAsk | None, key: str, rules: Sequence[RateRule], now: float,
+                    seed: Callable[[], Awaitable[int]]) -> Admitted:
+        """LimitStore.admit's composition with the steps called directly: every request of a limited key
+        comes here, and only the first one of a budget period waits (on the ledger, for the seed)."""
+        reserved = None
+        if budget is not None:
+            reserved = self._hold(budget, now, None)
+            if reserved is None:
+                reserved = self._hold(budget, now, await seed())
+            assert reserved is not None, "a seeded account exists"
+            if not reserved.allowed:
+                return Admitted("over_budget", reserved)
+        verdict = self._take(key, rules, now, True) if rules else None
+        if verdict is not None and not verdict.allowed:
+            if budget is not None:
+                self._drop(budget.reservation)
+            return Admitted("rate_limited", reserved, verdict)
+        return Admitted("ok", reserved, verdict)
+
+    def _hold(self, ask: BudgetAsk, now: float, seed: int | None) -> Reserved | None:
+        return self._reserve_now(ask.account, ask.reservation, ask.amount, ask.budget, now, ask.hold_until, seed)
+
     async def _reserve(self, account: str, reservation: str, amount: int, budget: int, now: float,
                        hold_until: float, expire_at: float | None, seed: int | None) -> Reserved | None:
+        return self._reserve_now(account, reservation, amount, budget, now, hold_until, seed)
+
+    def _reserve_now(self, account: str, reservation: str, amount: int, budget: int, now: float,
+                     hold_until: float, seed: int | None) -> Reserved | None:
         found = self._accounts.get(account)
         if found is None:
             if seed is None:
                 return None
             found = self._accounts[account] = _Account(seed)
-        for rid, (_, until) in list(found.holds.items()):
-            if until <= now:
-                del found.holds[rid]
-        held = sum(held for held, _ in found.holds.values())
+        found.sweep(now)
         found.budget = budget
-        if found.spent + held + amount > budget:
-            return Reserved(allowed=False, spent=found.spent, held=held)
-        found.holds[reservation] = (amount, hold_until)
+        if found.spent + found.held + amount > budget:
+            return Reserved(allowed=False, spent=found.spent, held=found.held)
+        found.hold(reservation, amount, hold_until)
         self._reservations[reservation] = account
-        return Reserved(allowed=True, spent=found.spent, held=held + amount)
+        return Reserved(allowed=True, spent=found.spent, held=found.held)
 
     def _drop(self, reservation: str) -> tuple[str, _Account] | None:
         name = self._reservations.pop(reservation, None)
         account = self._accounts.get(name) if name is not None else None
         if name is None or account is None:
             return None
-        account.holds.pop(reservation, None)
+        account.drop(reservation)
         return name, account
 
     async def settle(self, reservation: str, cost: int, account: str | None = None) -> Settled | None:
@@ -75,7 +129,7 @@ class MemoryLimitStore(LimitStore):
 
     async def held(self, account: str) -> int:
         found = self._accounts.get(account)
-        return sum(amount for amount, _ in found.holds.values()) if found is not None else 0
+        return found.held if found is not None else 0
 
     async def release(self, reservation: str, account: str | None = None) -> None:
         self._drop(reservation)
