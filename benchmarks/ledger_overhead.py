@@ -48,7 +48,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="runs per gateway and endpoint, interleaved (default 3)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     p.add_argument("--no-pin", dest="pin", action="store_false",
-                   help="leave the processes unpinned (default: gateways on core 0, wrk and the fake on core 1)")
+                   help="leave the processes unpinned (default: gateways on core 0; wrk, the fake and PostgreSQL on core 1)")
     args = p.parse_args(argv)
     args.pin = args.pin and len(os.sched_getaffinity(0)) >= 2
     return args
@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                 for service in gateways.values():
                     pin(service.proc.pid, {0})
                 pin(fake.proc.pid, {1})
+                # PostgreSQL is a service the gateway talks to, like the fake: on the load's core, its
+                # backends (forked from the postmaster later) included, not competing with the gateway.
+                pin(postgres.postmaster_pid(), {1})
                 pin(os.getpid(), {1})   # wrk, started from here, inherits it
             try:
                 for round_ in range(args.rounds):
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
               "wall_seconds": round(time.monotonic() - started, 1)}
     (work / "ledger_overhead.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
     print(f"\nc32, {args.rounds} interleaved runs of {args.seconds:g} s per gateway and endpoint"
-          f"{', gateways pinned to core 0 and the load to core 1' if args.pin else ''} "
+          f"{', gateways pinned to core 0 and the load and PostgreSQL to core 1' if args.pin else ''} "
           f"({result['machine']['nproc']} CPUs, load before start {result['machine']['loadavg_at_start']}):\n")
     print("\n".join(table))
     print("\nrows in each ledger (every request, warm-ups included) vs requests measured: "

@@ -161,6 +161,11 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (every backend is forked from it), from its `postmaster.pid`."""
+        with open(os.path.join(self._data, "postmaster.pid")) as f:
+            return int(f.readline())
+
     def create_database(self, name: str) -> str:
         """A fresh database in this cluster; returns its URL."""
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
