@@ -27,7 +27,7 @@ import httpx
 import msgspec
 from tests.support.services import PostgresServer
 
-from . import payloads
+from . import callgrind, payloads
 from .gateway_proc import GATEWAY_KEY
 from .load import run_wrk
 from .procs import Service, free_port, pin, tree_cpu_seconds
@@ -39,6 +39,7 @@ __all__ = ["main"]
 REPO = Path(__file__).resolve().parent.parent
 TARGET_PERCENT = 5.0
 ADMIN_KEY = "sk-bench-admin"
+_CALLGRIND_FLUSH = 15.0   # the writer's flush interval under callgrind (see _instructions)
 _DROP = ("AUDIO_GATEWAY_", "OPENAI_", "SILICONFLOW_", "AWS_", "OTEL_", "PROMETHEUS_")
 
 
@@ -47,6 +48,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=5, help="measured seconds per run (default 5; +1 s warm-up)")
     p.add_argument("--rounds", type=int, default=3, help="runs per gateway and endpoint, interleaved (default 3)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    p.add_argument("--instructions", type=int, default=0, metavar="N",
+                   help="also count each gateway's instructions per request under callgrind, N requests per "
+                        "endpoint (about fifteen minutes)")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="leave the processes unpinned (default: gateways on core 0; wrk, the fake and PostgreSQL on core 1)")
     args = p.parse_args(argv)
@@ -54,7 +58,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _gateway(name: str, module: str, upstream: str, work: Path, extra: dict[str, str]) -> Service:
+def _gateway(name: str, module: str, upstream: str, work: Path, extra: dict[str, str],
+             wrapper: tuple[str, ...] = ()) -> Service:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP)}
     env.update(OPENAI_BASE_URL=upstream, OPENAI_API_KEY="sk-fake-provider", SILICONFLOW_API_KEY="",
                AUDIO_GATEWAY_API_KEYS=f"bench:{GATEWAY_KEY}", AUDIO_GATEWAY_ADMIN_KEYS=f"ops:{ADMIN_KEY}",
@@ -62,10 +67,44 @@ def _gateway(name: str, module: str, upstream: str, work: Path, extra: dict[str,
                AUDIO_GATEWAY_DATA_DIR=str(work / f"ledger-{name}-data"), **extra)
     shutil.rmtree(work / f"ledger-{name}-data", ignore_errors=True)  # each run starts with empty books
     port = free_port()
-    service = Service(name, [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
+    service = Service(name, [*wrapper, sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
                       port=port, log=work / f"ledger-{name}.log", env=env, cwd=REPO)
-    service.wait_ready("/healthz", timeout=60)
+    service.wait_ready("/healthz", timeout=900 if wrapper else 60)
     return service
+
+
+def _instructions(variants: dict[str, tuple[str, dict[str, str]]], bodies: dict[str, tuple[bytes, str]], work: Path,
+                  requests: int) -> dict[str, dict[str, int]]:
+    """Instructions per request of each gateway under callgrind, TTS and STT (`requests` each, c32).
+
+    One gateway at a time: under callgrind a gateway is some fifty times slower, and two sharing a core
+    missed the provider's connect timeout. At that pace a one-second flush would write a few dozen rows
+    and charge each row a share of a transaction that at c32 is spread over hundreds, so the writer
+    flushes every 15 s (or at a full batch of 500, as under load) and each phase pauses 16 s before
+    zeroing and before dumping: the window holds the writes of exactly the measured requests' rows."""
+    fake_port = free_port()
+    with Service("fake", [sys.executable, "-m", "benchmarks.fake_provider", "--port", str(fake_port)],
+                 port=fake_port, log=work / "ledger-callgrind-fake.log", cwd=REPO) as fake:
+        fake.wait_ready("/healthz", timeout=30)
+
+        def count(name: str) -> dict[str, int]:
+            module, extra = variants[name]
+            out = work / f"callgrind-ledger-{name}.out"
+            service = _gateway(f"callgrind-{name}", module, fake.url + "/v1", work,
+                               {**extra, "AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL": str(_CALLGRIND_FLUSH)},
+                               callgrind.wrapper(out))
+            try:
+                counted = {}
+                for endpoint, (body, content_type) in bodies.items():
+                    headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": content_type}
+                    counted |= callgrind.instructions_per_request(
+                        service, out, {endpoint: headers}, requests=requests, warmup=100, path=ENDPOINTS[endpoint],
+                        body=body, pause=_CALLGRIND_FLUSH + 1)
+                return counted
+            finally:
+                service.stop()
+
+        return {name: count(name) for name in variants}
 
 
 def _rows(service: Service) -> int:
@@ -93,6 +132,15 @@ def _table(rps: dict, cpu_us: dict, variants: list[str]) -> list[str]:
             lines.append(f"| {endpoint} | {name} | {median_rps:.1f} | {100 * (median_rps - base_rps) / base_rps:+.1f} % "
                          f"| {median_cpu:.0f} | {100 * (median_cpu - base_cpu) / base_cpu:+.1f} % | {runs} |")
     return lines
+
+
+def _print_instructions(counted: dict[str, dict[str, int]]) -> None:
+    print("\ninstructions per request under callgrind (user space only: the gateway's own work, SQLite's library "
+          "included, not the kernel's writes):")
+    for endpoint in ENDPOINTS:
+        off = counted["off"][endpoint]
+        print(f"  {endpoint}: " + ", ".join(f"{name} {c[endpoint]:,} ({100 * (c[endpoint] - off) / off:+.2f} %)"
+                                            for name, c in counted.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,9 +200,17 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 for service in gateways.values():
                     service.stop()
+        if args.instructions:
+            print("benchmark: instructions per request under callgrind (off, sqlite, postgresql in turn)...",
+                  file=sys.stderr, flush=True)
+            counted = _instructions(variants, bodies, work, args.instructions)
     finally:
         postgres.close()
 
+    if args.instructions:
+        _print_instructions(counted)
+    if not args.rounds:
+        return 0
     table = _table(rps, cpu_us, names)
     worst = max(100 * (statistics.median(cpu_us[e][n]) - statistics.median(cpu_us[e]["off"]))
                 / statistics.median(cpu_us[e]["off"]) for e in ENDPOINTS for n in names if n != "off")
@@ -163,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
               "requests_measured": answered, "worst_cpu_cost_percent": round(worst, 2),
               "target_percent": TARGET_PERCENT, "pass": worst <= TARGET_PERCENT and errors == 0,
               "wall_seconds": round(time.monotonic() - started, 1)}
+    if args.instructions:
+        result["instructions_per_request"] = counted
     (work / "ledger_overhead.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
     print(f"\nc32, {args.rounds} interleaved runs of {args.seconds:g} s per gateway and endpoint"
           f"{', gateways pinned to core 0 and the load and PostgreSQL to core 1' if args.pin else ''} "

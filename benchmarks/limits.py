@@ -13,9 +13,10 @@ Reported: median req/s and gateway CPU microseconds per request (/proc), and the
 `env` for each store. The gateways run pinned to core 0 and wrk, the fake and Redis to core 1 (unpinned,
 a gateway's CPU per request swung by a fifth between runs); the verdict is the median CPU per request of
 the limited key against the env key. The limits' own work per request (cost, admission, headers,
-settle) is also timed in this process, without a server, as a breakdown. Target (issue 12): at most 5 %
-in one process (memory); the Redis figure is reported.
-Written to benchmarks/out/limits.json.
+settle) is also timed in this process, without a server, as a breakdown. `--instructions N` adds the
+in-process gateway's instructions per request under callgrind, env key then limited key (N each): a
+figure with no noise at all. Target (issue 12): at most 5 % in one process (memory); the Redis figure
+is reported. Written to benchmarks/out/limits.json.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import httpx
 import msgspec
 from tests.support.services import RedisServer
 
-from . import payloads
+from . import callgrind, payloads
 from .gateway_proc import GATEWAY_KEY
 from .load import run_wrk
 from .observability import REPO, _cpu_seconds, _gateway
@@ -49,6 +50,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.limits", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=5, help="measured seconds per run (default 5; +1 s warm-up)")
     p.add_argument("--rounds", type=int, default=3, help="runs per gateway and key, interleaved (default 3)")
+    p.add_argument("--instructions", type=int, default=0, metavar="N",
+                   help="also count instructions per request under callgrind, N requests per key (a few minutes)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
     return p.parse_args(argv)
 
@@ -113,6 +116,26 @@ def _limits_work_us(url: str, n: int = 3000) -> tuple[float, float]:
             await store.close()
 
     return asyncio.run(run())
+
+
+def _instructions(work: Path, requests: int) -> dict[str, int]:
+    """The in-process-limits gateway under callgrind: instructions per TTS request, env key then limited key."""
+    fake_port = free_port()
+    with Service("fake", [sys.executable, "-m", "benchmarks.fake_provider", "--port", str(fake_port)],
+                 port=fake_port, log=work / "limits-fake.log", cwd=REPO) as fake:
+        fake.wait_ready("/healthz", timeout=30)
+        data = work / "limits-callgrind-data"
+        shutil.rmtree(data, ignore_errors=True)
+        out = work / "callgrind-limits.out"
+        service = _gateway("limits-callgrind", fake.url + "/v1", work, {"AUDIO_GATEWAY_DATA_DIR": str(data)},
+                           wrapper=callgrind.wrapper(out))
+        try:
+            secrets = {"env": GATEWAY_KEY, "limited": _limited_key(service.url)}
+            phases = {key: {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+                      for key, secret in secrets.items()}
+            return callgrind.instructions_per_request(service, out, phases, requests=requests)
+        finally:
+            service.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
               "limits_work_percent_of_env_cpu": work_percent,
               "pass": cpu_cost["memory"] <= TARGET_PERCENT and errors == 0,
               "wall_seconds": round(time.monotonic() - started, 1)}
+    if args.instructions:
+        print("benchmark: instructions per request under callgrind (env key, limited key)...", file=sys.stderr,
+              flush=True)
+        counted = _instructions(work, args.instructions)
+        result["instructions_per_request"] = counted
+        result["instructions_cost_percent"] = round(100 * (counted["limited"] - counted["env"]) / counted["env"], 2)
     (work / "limits.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
     print(f"\nTTS c32, {args.rounds} interleaved runs of {args.seconds:g} s each "
           f"({result['machine']['nproc']} CPUs, load before start {result['machine']['loadavg_at_start']}):\n")
@@ -196,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     for store, (wall, cpu_work) in own.items():
         print(f"{store}: limits work per request timed in-process: {wall:.1f} us wall, {cpu_work:.1f} us CPU = "
               f"{work_percent[store]:.2f} % of the env key's best CPU per request ({best_env:.0f} us)")
+    if args.instructions:
+        print(f"memory: instructions per request under callgrind: env {counted['env']:,}, limited "
+              f"{counted['limited']:,} ({result['instructions_cost_percent']:+.2f} %)")
     verdict = "PASS" if result["pass"] else "FAIL"
     print(f"{verdict} (judged on the gateway's median CPU per request, pinned to its own core): a limited key costs "
           f"{cpu_cost['memory']:+.2f} % in one process (target <= {TARGET_PERCENT:g} %), {cpu_cost['redis']:+.2f} % "

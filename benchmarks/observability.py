@@ -34,7 +34,7 @@ import httpx
 import msgspec
 from tests.support.otlp import OtlpReceiver
 
-from . import payloads
+from . import callgrind, payloads
 from .gateway_proc import GATEWAY_KEY
 from .load import run_wrk
 from .procs import Service, free_port
@@ -69,39 +69,13 @@ def _gateway(name: str, upstream: str, work: Path, extra: dict[str, str], wrappe
 
 def _instructions_per_request(name: str, extra: dict[str, str], upstream: str, work: Path, requests: int) -> int:
     """The gateway under callgrind: warm up, zero the counters, `requests` TTS requests at c32, dump."""
-    import asyncio
-    import glob
-    import re
-    import subprocess
-
     out = work / f"callgrind-{name}.out"
-    for old in glob.glob(f"{out}*"):
-        os.remove(old)
-    service = _gateway(f"callgrind-{name}", upstream, work, extra,
-                       wrapper=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+    service = _gateway(f"callgrind-{name}", upstream, work, extra, wrapper=callgrind.wrapper(out))
     headers = {"Authorization": f"Bearer {GATEWAY_KEY}", "Content-Type": "application/json"}
-
-    async def load(count: int) -> None:
-        limit = asyncio.Semaphore(32)
-        async with httpx.AsyncClient(base_url=service.url, timeout=300, limits=httpx.Limits(max_connections=32)) as http:
-            async def one() -> None:
-                async with limit:
-                    response = await http.post("/v1/audio/speech", content=payloads.SPEECH_JSON, headers=headers)
-                    assert response.status_code == 200, response.text
-            await asyncio.gather(*(one() for _ in range(count)))
-
     try:
-        asyncio.run(load(200))
-        subprocess.run(["callgrind_control", "-z", str(service.proc.pid)], check=True, capture_output=True)
-        asyncio.run(load(requests))
-        subprocess.run(["callgrind_control", "-d", str(service.proc.pid)], check=True, capture_output=True)
+        return callgrind.instructions_per_request(service, out, {name: headers}, requests=requests)[name]
     finally:
         service.stop()
-    for dump in glob.glob(f"{out}*"):
-        text = Path(dump).read_text()
-        if "Trigger: dump" in text and (found := re.search(r"^summary:\s+(\d+)", text, re.M)):
-            return int(found.group(1)) // requests
-    raise RuntimeError(f"no callgrind dump in {work}")
 
 
 def _cpu_seconds(pid: int) -> float:
