@@ -31,14 +31,14 @@ def take(levels: Sequence[tuple[float, float] | None], rules: Sequence[RateRule]
     current = [float(rule.per_minute) if level is None else refill(level[0], level[1], now, rule.per_minute)
                for level, rule in zip(levels, rules, strict=True)]
     retry, refused = 0.0, None
-    for tokens, rule in zip(current, rules, strict=False):
+    for tokens, rule in zip(current, rules, strict=True):
         if rule.cost > tokens + _EPSILON:
             wait = (rule.cost - tokens) * 60.0 / rule.per_minute
             if wait > retry or refused is None:
                 retry, refused = max(retry, wait), rule.dimension
     charged = refused is None and charge
     states, stored = [], []
-    for tokens, rule in zip(current, rules, strict=False):
+    for tokens, rule in zip(current, rules, strict=True):
         if charged:
             tokens -= rule.cost
         per_minute = rule.per_minute

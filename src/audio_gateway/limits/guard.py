@@ -13,7 +13,6 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 
 import msgspec
 
@@ -58,11 +57,6 @@ class _Window(msgspec.Struct, frozen=True):
                    forget_at=(end + timedelta(days=1)).timestamp() if end is not None else None)
 
 
-@lru_cache(maxsize=256)
-def _budget_nano(usd: Decimal) -> int:
-    return to_nano(usd)
-
-
 def rules_for(limits: KeyLimits, units: Mapping[Dimension, float]) -> list[RateRule]:
     """The key's buckets, each with what this request takes from it (nothing from a bucket it does not use)."""
     out = []
@@ -103,7 +97,7 @@ class Limiter:
         if limits.budget_usd is not None and cost_usd is not None:
             # At least one nano-dollar: a spent budget refuses even a request whose cost is not known yet.
             budget = BudgetAsk(account=f"{name}:{window.label}", reservation=reservation,
-                               amount=max(to_nano(cost_usd), 1), budget=_budget_nano(limits.budget_usd),
+                               amount=max(to_nano(cost_usd), 1), budget=to_nano(limits.budget_usd),
                                hold_until=now_ts + (hold_seconds or self._hold), expire_at=window.forget_at)
         if budget is None and not rules:
             return Admission(None)

@@ -8,10 +8,10 @@ finds that the earliest hold was settled already, and moves the time on).
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from .bucket import take
-from .model import Admitted, BudgetAsk, Dimension, RateRule, RateVerdict, Reserved, Settled
+from .model import Dimension, RateRule, RateVerdict, Reserved, Settled
 from .store import LimitStore
 
 __all__ = ["MemoryLimitStore"]
@@ -59,43 +59,14 @@ class MemoryLimitStore(LimitStore):
         self._reservations: dict[str, str] = {}
 
     async def take(self, key: str, rules: Sequence[RateRule], now: float, *, charge: bool = True) -> RateVerdict:
-        return self._take(key, rules, now, charge)
-
-    def _take(self, key: str, rules: Sequence[RateRule], now: float, charge: bool) -> RateVerdict:
         names = [(key, rule.dimension) for rule in rules]
         verdict, levels = take([self._buckets.get(name) for name in names], rules, now, charge=charge)
         if charge:
             self._buckets.update(zip(names, levels, strict=True))
         return verdict
 
-    async def admit(self, budget: BudgetAsk | None, key: str, rules: Sequence[RateRule], now: float,
-                    seed: Callable[[], Awaitable[int]]) -> Admitted:
-        """LimitStore.admit's composition with the steps called directly: every request of a limited key
-        comes here, and only the first one of a budget period waits (on the ledger, for the seed)."""
-        reserved = None
-        if budget is not None:
-            reserved = self._hold(budget, now, None)
-            if reserved is None:
-                reserved = self._hold(budget, now, await seed())
-            assert reserved is not None, "a seeded account exists"
-            if not reserved.allowed:
-                return Admitted("over_budget", reserved)
-        verdict = self._take(key, rules, now, True) if rules else None
-        if verdict is not None and not verdict.allowed:
-            if budget is not None:
-                self._drop(budget.reservation)
-            return Admitted("rate_limited", reserved, verdict)
-        return Admitted("ok", reserved, verdict)
-
-    def _hold(self, ask: BudgetAsk, now: float, seed: int | None) -> Reserved | None:
-        return self._reserve_now(ask.account, ask.reservation, ask.amount, ask.budget, now, ask.hold_until, seed)
-
     async def _reserve(self, account: str, reservation: str, amount: int, budget: int, now: float,
                        hold_until: float, expire_at: float | None, seed: int | None) -> Reserved | None:
-        return self._reserve_now(account, reservation, amount, budget, now, hold_until, seed)
-
-    def _reserve_now(self, account: str, reservation: str, amount: int, budget: int, now: float,
-                     hold_until: float, seed: int | None) -> Reserved | None:
         found = self._accounts.get(account)
         if found is None:
             if seed is None:
