@@ -226,11 +226,15 @@ def test_200_requests_across_10_reloads_under_load_lose_none(start, catalog, wor
     outcomes: list[tuple[int, str, int]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
+    reloads_done = threading.Event()
 
-    def client(n: int) -> None:
+    def client(at_least: int) -> None:
+        """Sends until it has sent `at_least` and every reload has landed, so the load spans them all."""
         with httpx.Client(base_url=gateway.url, headers=AUTH, timeout=20) as http:
-            for _ in range(n):
+            sent = 0
+            while sent < at_least or not reloads_done.is_set():
                 time.sleep(0.02)                                             # spread over the reloads
+                sent += 1
                 try:
                     response = http.post("/v1/audio/speech", json={**SPEECH, "response_format": "mp3"})
                     with lock:
@@ -240,18 +244,29 @@ def test_200_requests_across_10_reloads_under_load_lose_none(start, catalog, wor
                     with lock:
                         errors.append(exc)
 
+    def served_since(mark: int, price: str) -> bool:
+        with lock:
+            return any(seen == price for _, seen, _ in outcomes[mark:]) or bool(errors)
+
     threads = [threading.Thread(target=client, args=(25,)) for _ in range(8)]
     for thread in threads:
         thread.start()
     prices = [OLD_PRICE, NEW_PRICE]
-    for i in range(10):                                                      # ends on the old price
-        catalog.edit("models/tts.yaml", prices[i % 2], prices[(i + 1) % 2])
-        gateway.process.send_signal(signal.SIGHUP)
-        time.sleep(0.08)
-    for thread in threads:
-        thread.join(60)
+    try:
+        for i in range(10):                                                  # ends on the old price
+            with lock:
+                mark = len(outcomes)
+            catalog.edit("models/tts.yaml", prices[i % 2], prices[(i + 1) % 2])
+            gateway.process.send_signal(signal.SIGHUP)
+            # Each edit lands under load before the next: a slow machine must not coalesce them all away.
+            expected = cost(15 if i % 2 else 20)
+            wait_until(lambda m=mark, e=expected: served_since(m, e), f"reload {i} never served", 20)
+    finally:
+        reloads_done.set()
+        for thread in threads:
+            thread.join(60)
     assert not errors, errors[:3]
-    assert len(outcomes) == 200
+    assert len(outcomes) >= 200
     assert {status for status, _, _ in outcomes} == {200}
     assert {price for _, price, _ in outcomes} == {cost(15), cost(20)}      # reloads landed under load
     assert len({size for _, _, size in outcomes}) == 1                       # every body whole
