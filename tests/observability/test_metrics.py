@@ -24,8 +24,10 @@ def start(fake_openai, fake_siliconflow):
     servers: list[GatewayServer] = []
 
     def start_gateway(**env: str) -> GatewayServer:
-        server = GatewayServer(provider_env(fake_openai, fake_siliconflow, AUDIO_GATEWAY_ADMIN_KEYS=f"ops:{ADMIN}",
-                                            **env)).start()
+        # No test here injects a hang, so a generous upstream timeout costs nothing: at the suite's 0.5 s a
+        # loaded CI machine timed out calls the counts expected to be answered, and the test measured the machine.
+        env = {"AUDIO_GATEWAY_UPSTREAM_TIMEOUT": "5", "AUDIO_GATEWAY_ADMIN_KEYS": f"ops:{ADMIN}", **env}
+        server = GatewayServer(provider_env(fake_openai, fake_siliconflow, **env)).start()
         servers.append(server)
         return server
 
@@ -88,12 +90,14 @@ def test_an_open_breaker_shows_in_the_circuit_gauge(start, fake_openai):
                     AUDIO_GATEWAY_BREAKER_COOLDOWN="60")
     fake_openai.inject(Fault.HTTP_503, times=2, path="/v1/audio/speech")
     for _ in range(2):
-        assert httpx.post(f"{gateway.url}/v1/audio/speech", json=SPEECH, headers=AUTH).status_code == 200
+        response = httpx.post(f"{gateway.url}/v1/audio/speech", json=SPEECH, headers=AUTH, timeout=20)
+        assert response.status_code == 200, response.text
     metrics = scrape(f"{gateway.url}/metrics", ADMIN_AUTH)
     assert of(metrics, "audio_gateway_circuit_state")[labels(provider="openai")] == CIRCUIT_STATES["open"] == 2
     assert of(metrics, "audio_gateway_circuit_state")[labels(provider="siliconflow")] == 0
     # Skipped without a call: counted with the outcome that says so.
-    assert httpx.post(f"{gateway.url}/v1/audio/speech", json=SPEECH, headers=AUTH).status_code == 200
+    response = httpx.post(f"{gateway.url}/v1/audio/speech", json=SPEECH, headers=AUTH, timeout=20)
+    assert response.status_code == 200, response.text
     attempts = of(scrape(f"{gateway.url}/metrics", ADMIN_AUTH), "audio_gateway_upstream_attempts_total")
     assert attempts[labels(provider="openai", outcome="circuit_open")] == 1
 
