@@ -83,6 +83,29 @@ def test_drain_writes_every_recorded_row(ledger_url, tmp_path):
     assert late == 1 and len(ids) == 701 and "late" in ids
 
 
+def test_closing_as_a_full_batch_wakes_the_flusher_still_stops_it_and_drains(ledger_url, tmp_path):
+    """The batch that fills up and the close happen in one loop turn, as when the last requests of a
+    shutdown finish together: the flusher's wake and its cancellation arrive at once. On Python 3.11
+    `asyncio.wait_for` returns the finished wait and drops the cancellation, and a flusher that only
+    stopped when cancelled ran on forever: `aclose` (and with it the gateway's exit) never returned."""
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            writer = await LedgerWriter(store, tmp_path / "spill", flush_interval=60, batch_size=2).start()
+            await asyncio.sleep(0)                       # the flusher is waiting for its wake
+            for row in _rows("r", 2):
+                writer.record(row)                       # the second fills the batch: sets the wake
+            closing = asyncio.ensure_future(writer.aclose())  # cancels the flusher in that same turn
+            closed, _ = await asyncio.wait([closing], timeout=5)   # (not a timeout around it: that would
+            if not closed:                                         # cancel the flusher a second time)
+                closing.cancel()
+            return bool(closed), await _stored_ids(store), writer.stats()
+
+    closed, ids, stats = run(scenario())
+    assert closed, "aclose() did not return: the flusher swallowed its cancellation and ran on"
+    assert ids == [row.id for row in _rows("r", 2)]
+    assert (stats.recorded, stats.lost, stats.pending) == (2, 0, 0)
+
+
 def test_past_the_memory_bound_rows_spill_and_are_replayed(ledger_url, tmp_path):
     spill = tmp_path / "spill"
 

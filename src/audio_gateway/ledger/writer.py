@@ -120,11 +120,10 @@ class LedgerWriter:
             return
         self._closed = True
         if self._task is not None:
-            self._task.cancel()  # a batch being written when cancelled is spilled, not dropped (see flush)
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._stop_flusher()
         try:
-            await asyncio.wait_for(self.flush(everything=True), self.drain_timeout)
+            async with asyncio.timeout(self.drain_timeout):
+                await self.flush(everything=True)
         except TimeoutError:
             log.warning("ledger database did not take the last rows within %gs; spilling them", self.drain_timeout)
         self._to_spill(self._take(len(self._pending)))
@@ -135,10 +134,28 @@ class LedgerWriter:
 
     # -- flushing ------------------------------------------------------------------------------------
 
+    async def _stop_flusher(self) -> None:
+        """Wake the flusher to see `_closed`; it ends the write it is in, if any. One that takes longer than
+        `drain_timeout` is cancelled (its batch is spilled, see `flush`).
+
+        Stopping by flag, not by cancelling the task's wait: on Python 3.11 `asyncio.wait_for` drops a
+        cancellation that arrives in the loop turn its awaitable finishes in (gh-86296), and a flusher that
+        only stopped when cancelled then ran on forever, and the gateway never exited."""
+        assert self._task is not None
+        self._wake.set()
+        try:
+            async with asyncio.timeout(self.drain_timeout):
+                await self._task            # a timeout here cancels the flusher too: it is what we wait on
+        except TimeoutError:
+            log.warning("ledger flusher still writing after %gs at close; its batch is spilled", self.drain_timeout)
+
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
+            if self._closed:
+                return                      # `aclose` drains what is pending
             self._wake.clear()
             try:
                 await self.flush()
@@ -179,7 +196,8 @@ class LedgerWriter:
         if self._prepare is None:
             return True
         try:
-            await asyncio.wait_for(self._prepare(), self.write_timeout)
+            async with asyncio.timeout(self.write_timeout):
+                await self._prepare()
         except Exception as exc:
             self._unhealthy(exc)
             return False
@@ -189,7 +207,8 @@ class LedgerWriter:
     async def _write(self, batch: Sequence[LedgerRow]) -> bool:
         """True when the store has the batch (bad rows set aside); False when the database is unavailable."""
         try:
-            await asyncio.wait_for(self.store.write(batch), self.write_timeout)
+            async with asyncio.timeout(self.write_timeout):
+                await self.store.write(batch)
         except Exception as exc:
             if _refused_rows(exc):
                 return await self._write_one_by_one(batch)
@@ -204,7 +223,8 @@ class LedgerWriter:
     async def _write_one_by_one(self, batch: Sequence[LedgerRow]) -> bool:
         for row in batch:
             try:
-                await asyncio.wait_for(self.store.write([row]), self.write_timeout)
+                async with asyncio.timeout(self.write_timeout):
+                    await self.store.write([row])
             except Exception as exc:
                 if not _refused_rows(exc):
                     self._unhealthy(exc)
