@@ -43,6 +43,8 @@ class Binder(Protocol):
 
     def utc(self, value: datetime) -> Any: ...
 
+    def flag(self, value: bool) -> Any: ...
+
 
 def row_values(row: LedgerRow, bind: Binder) -> tuple[Any, ...]:
     """The row as one positional parameter tuple, in `ROW_COLUMNS` order (the table's column order).
@@ -53,7 +55,7 @@ def row_values(row: LedgerRow, bind: Binder) -> tuple[Any, ...]:
     """
     exact = bind.exact
     return (row.id, bind.utc(row.created_at), row.api_key_id, row.endpoint, row.kind, row.model_requested,
-            row.model_served, row.provider, row.upstream_model, row.attempts, row.fell_back,
+            row.model_served, row.provider, row.upstream_model, row.attempts, bind.flag(row.fell_back),
             _ATTEMPTS.encode(row.attempt_outcomes).decode(), row.status, row.http_status, exact(row.cost_usd),
             row.characters, row.utf8_bytes, row.input_tokens, row.audio_input_tokens, row.output_tokens,
             exact(row.audio_seconds), whole_seconds(row.audio_seconds), row.requests, row.latency_ms, row.ttfb_ms,
@@ -62,9 +64,9 @@ def row_values(row: LedgerRow, bind: Binder) -> tuple[Any, ...]:
 
 def line_values(row: LedgerRow, bind: Binder) -> list[tuple[Any, ...]]:
     """The row's billing lines as positional tuples, in `LINE_COLUMNS` order."""
-    exact = bind.exact
+    exact, flag = bind.exact, bind.flag
     return [(row.id, position, line.unit, exact(line.quantity), exact(line.price_usd), line.per,
-             exact(line.cost_usd), line.estimated, line.model)
+             exact(line.cost_usd), flag(line.estimated), line.model)
             for position, line in enumerate(row.lines)]
 
 

@@ -34,6 +34,8 @@ class _PostgresBinder:
     def utc(value: datetime) -> datetime:
         return aware(value)
 
+    flag = staticmethod(bool)       # BOOLEAN takes a bool, and asyncpg refuses an int for it
+
 
 class PostgresLedgerStore(LedgerStore):
     bind = _PostgresBinder()

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -79,17 +80,28 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class _SqliteBinder:
-    """What schema.ExactDecimal and UtcDateTime store on SQLite: plain-notation decimal text, and naive UTC
-    in SQLAlchemy's fixed-width DATETIME text (microseconds always written, so text order is time order)."""
+_RFC3339 = msgspec.json.Encoder()
 
-    @staticmethod
-    def exact(value: Decimal) -> str:
-        return exact_text(value)
+
+class _SqliteBinder:
+    """What schema.ExactDecimal and UtcDateTime store on SQLite: plain-notation decimal text, naive UTC
+    in SQLAlchemy's fixed-width DATETIME text (microseconds always written, so text order is time order),
+    and booleans as the 0/1 that SQLAlchemy's Boolean stores.
+
+    The fixed-width text is cut from msgspec's RFC 3339 (`"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"`, the fraction
+    left out when it is zero): a tenth of the CPU of `replace(tzinfo=None).isoformat(...)`. Booleans go as
+    ints because Python's sqlite3 binds a bool only after a failed look-up for an adapter, which cost
+    more per row than the two columns' INSERT work."""
+
+    exact = staticmethod(exact_text)
+    flag = staticmethod(int)
 
     @staticmethod
     def utc(value: datetime) -> str:
-        return aware(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+        rfc = _RFC3339.encode(aware(value))
+        if len(rfc) == 29:
+            return rfc[1:27].replace(b"T", b" ").decode()
+        return rfc[1:20].replace(b"T", b" ").decode() + ".000000"
 
 
 class SqliteLedgerStore(LedgerStore):
