@@ -10,12 +10,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio_gateway.billing import RequestFacts, Unit, Usage, count_tokens, measure, price, round_seconds, total_usd
+from audio_gateway.billing import (
+    RequestFacts,
+    Unit,
+    Usage,
+    count_tokens,
+    expected_quantities,
+    expected_usage,
+    measure,
+    price,
+    round_seconds,
+    total_usd,
+)
 from audio_gateway.catalog.compile import _normalise_billing
-from audio_gateway.catalog.model import BillingComponent
+from audio_gateway.catalog.model import BillingComponent, Estimate
 
 INCREMENTS = [Decimal("0.001"), Decimal("0.1"), Decimal(1), Decimal(15), Decimal(60)]
 durations = st.decimals(min_value=-10, max_value=10**7, places=6, allow_nan=False, allow_infinity=False)
@@ -122,3 +133,46 @@ def test_tokens_are_counted_only_when_priced_and_never_negative(text: str) -> No
 def test_total_usd_is_the_priced_total_to_the_last_digit(billing: list[BillingComponent], usage: Usage) -> None:
     """What a budget reserves (`total_usd`, no lines built) is the charge's total, digits and exponent alike."""
     assert str(total_usd(billing, usage)) == str(price(billing, usage).total_usd)
+
+
+estimated_components = st.builds(
+    BillingComponent,
+    unit=st.sampled_from(list(Unit)),           # two provider-reported units: one estimate may not feed another
+    price_usd=st.decimals(min_value=0, max_value=1000, places=6),
+    per=st.integers(1, 10**6),
+    tokenizer=st.sampled_from([None, "o200k_base", "cl100k_base"]),
+    round_to_seconds=st.sampled_from(INCREMENTS),
+    rounding=st.sampled_from(["up", "down", "nearest"]),
+    estimate=st.one_of(st.none(), st.builds(
+        Estimate, from_=st.sampled_from(list(Unit)), ratio=st.decimals(min_value=0, max_value=50, places=3))),
+)
+facts = st.one_of(
+    st.builds(RequestFacts, kind=st.just("tts"), text=st.text(max_size=60), instructions=st.text(max_size=20)),
+    st.builds(RequestFacts, kind=st.just("stt"), prompt=st.text(max_size=40),
+              audio_seconds=st.decimals(min_value=0, max_value=10**5, places=3)),
+)
+
+
+@settings(max_examples=300, deadline=None)   # the first cl100k_base count loads its table
+@given(facts, st.lists(estimated_components, min_size=0, max_size=6))
+def test_expected_quantities_are_the_expected_usage_in_one_pass(request_facts: RequestFacts,
+                                                                billing: list[BillingComponent]) -> None:
+    """What a budget reserves is computed without the Usage values in between: the very same quantities,
+    so the very same reservation, digits and exponent alike."""
+    usage = expected_usage(request_facts, billing)
+    quantities = expected_quantities(request_facts, billing)
+    assert quantities == dict(usage.quantities)
+    assert {u: str(q) for u, q in quantities.items()} == {u: str(q) for u, q in usage.quantities.items()}
+    assert str(total_usd(billing, quantities)) == str(total_usd(billing, usage))
+
+
+def test_an_estimate_is_never_the_basis_of_another() -> None:
+    """`estimates` reads only what was measured: output tokens estimated from characters do not, in
+    turn, make audio input tokens estimated from output tokens anything but zero."""
+    billing = [BillingComponent(unit=Unit.OUTPUT_TOKEN, price_usd=Decimal(1),
+                                estimate=Estimate(from_=Unit.CHARACTER, ratio=Decimal(2))),
+               BillingComponent(unit=Unit.AUDIO_INPUT_TOKEN, price_usd=Decimal(1),
+                                estimate=Estimate(from_=Unit.OUTPUT_TOKEN, ratio=Decimal(3)))]
+    speech = RequestFacts(kind="tts", text="four")
+    assert expected_quantities(speech, billing) == dict(expected_usage(speech, billing).quantities)
+    assert expected_quantities(speech, billing)[Unit.AUDIO_INPUT_TOKEN] == 0

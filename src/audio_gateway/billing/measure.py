@@ -24,7 +24,8 @@ from .usage import Usage
 if TYPE_CHECKING:
     from ..catalog.model import BillingComponent
 
-__all__ = ["RequestFacts", "count_tokens", "measure", "estimates", "expected_usage", "settle", "pending_units"]
+__all__ = ["RequestFacts", "count_tokens", "measure", "estimates", "expected_usage", "expected_quantities", "settle",
+           "pending_units"]
 
 
 class RequestFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +92,33 @@ def expected_usage(facts: RequestFacts, components: Sequence[BillingComponent]) 
     """What a request will consume as far as it can be known in advance (budgets reserve this)."""
     measured = measure(facts, components)
     return measured.with_estimates(estimates(measured, components))
+
+
+def expected_quantities(facts: RequestFacts, components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:
+    """`expected_usage(...).quantities` in one pass, without the Usage values in between: a budget
+    reserves with it for every target of a route, on every request of a key that has one."""
+    quantities: dict[Unit, Decimal] = {}
+    for component in components:        # as `measure`: each unit counted with the first component wanting it
+        unit = component.unit
+        if unit in _MEASURES and unit not in quantities:
+            quantities[unit] = _MEASURES[unit](facts, component)
+        estimate = component.estimate
+        if estimate is not None and estimate.from_ in _MEASURES and estimate.from_ not in quantities:
+            quantities[estimate.from_] = _MEASURES[estimate.from_](facts, component)
+    filled: set[Unit] = set()
+    for component in components:        # as `estimates`, then `with_estimates`: the first estimate of a unit
+        estimate = component.estimate
+        if estimate is None or component.unit in filled:
+            continue
+        filled.add(component.unit)
+        if component.unit in quantities:
+            continue
+        basis = quantities.get(estimate.from_) if estimate.from_ in _MEASURES else None   # measured only
+        value = (basis or Decimal(0)) * estimate.ratio
+        if UNITS[component.unit].integral:
+            value = value.to_integral_value(rounding=ROUND_CEILING)
+        quantities[component.unit] = value
+    return quantities
 
 
 def settle(measured: Usage, reported: Usage | None, components: Sequence[BillingComponent]) -> Usage:

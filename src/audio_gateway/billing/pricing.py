@@ -7,7 +7,7 @@ stream) is `pending`: priced at nothing now, named so that headers can say the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
@@ -72,7 +72,7 @@ def round_seconds(seconds: Decimal, increment: Decimal, mode: str) -> Decimal:
     return (steps * increment).normalize() if steps else Decimal(0)
 
 
-def _quantity(component: BillingComponent, usage: Usage) -> Decimal | None:
+def _quantity(component: BillingComponent, usage: Usage | Mapping[Unit, Decimal]) -> Decimal | None:
     raw = usage.get(component.unit)
     if raw is None:
         return None
@@ -103,9 +103,10 @@ def price(components: Sequence[BillingComponent], usage: Usage, *, pending: Iter
     return Charge(lines=tuple(lines), total_usd=total, pending=tuple(dict.fromkeys(unknown)))
 
 
-def total_usd(components: Sequence[BillingComponent], usage: Usage) -> Decimal:
+def total_usd(components: Sequence[BillingComponent], usage: Usage | Mapping[Unit, Decimal]) -> Decimal:
     """`price(components, usage).total_usd`, to the last digit, without the lines: what a budget reserves
-    for each target of a route before the call, on every request of a key with a budget."""
+    for each target of a route before the call, on every request of a key with a budget. `usage` may be
+    a plain mapping of quantities (`measure.expected_quantities`)."""
     total = Decimal(0)
     for component in components:
         quantity = _quantity(component, usage)

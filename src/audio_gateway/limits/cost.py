@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from ..billing import RequestFacts, expected_usage, total_usd
+from ..billing import RequestFacts, expected_quantities, total_usd
 from ..catalog import Route, Target
 
 __all__ = ["reservation_usd"]
 
 
 def reservation_usd(route: Route, facts_for: Callable[[Target], RequestFacts]) -> Decimal:
-    costs = [total_usd(t.model.billing, expected_usage(facts_for(t), t.model.billing)) for t in route.targets]
+    costs = [total_usd(t.model.billing, expected_quantities(facts_for(t), t.model.billing)) for t in route.targets]
     return max(costs, default=Decimal(0))
