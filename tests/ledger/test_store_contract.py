@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import msgspec
@@ -64,6 +64,29 @@ def test_decimals_round_trip_exactly_and_sum_exactly(ledger_url):
     assert str(got["tiny"].lines[0].price_usd) == "0.0000084" and got["tiny"].audio_seconds == Decimal("0.000001")
     assert totals[0].cost_usd == spend == Decimal("12345678.1234609890")
     assert totals[0].audio_seconds == Decimal("0.000001")
+
+
+def test_values_whose_text_forms_are_awkward_round_trip_exactly(ledger_url):
+    """Both stores bind decimals and times as text (codec, sqlite.py, postgres.py say why): a decimal that
+    `str` writes with an exponent, trailing zeros (the scale is kept), a whole second (msgspec leaves the
+    fraction out) and a time given in another zone all read back as the same value, scale and instant."""
+    east = timezone(timedelta(hours=5, minutes=30))
+    awkward = speech_row("awkward", when=datetime(2024, 11, 1, 5, 30, 0, tzinfo=east), ttfb_ms=None,
+                         cost_usd=Decimal("1.5E-7"), audio_seconds=Decimal("1E+2"),
+                         lines=(LedgerLine(unit="character", quantity=Decimal("10"), price_usd=Decimal("0.0000150"),
+                                           per=1, cost_usd=Decimal("0.000150"), estimated=True),))
+
+    async def scenario():
+        async with migrated(ledger_url) as store:
+            await store.write([awkward])
+            return await store.get("awkward")
+
+    got = run(scenario())
+    assert got is not None and got.created_at == T0 and got.created_at.utcoffset() == timedelta(0)
+    assert (str(got.cost_usd), str(got.audio_seconds)) in {("1.5E-7", "1E+2"), ("1.5E-7", "100")}
+    assert got.cost_usd == Decimal("1.5E-7") and got.audio_seconds == 100
+    assert [str(v) for v in (got.lines[0].price_usd, got.lines[0].cost_usd)] == ["0.0000150", "0.000150"]
+    assert got.lines[0].estimated is True and got.fell_back is False and got.ttfb_ms is None
 
 
 @pytest.mark.parametrize("width", [60, 3600, 86400], ids=["1m", "1h", "1d"])

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.dml import Insert
 
-from .schema import ExactDecimal, aware
+from .schema import ExactDecimal, UtcDateTime, exact_text, quoted_rfc3339
 from .store import LedgerStore
 
 __all__ = ["PostgresLedgerStore"]
@@ -24,15 +24,16 @@ _MIGRATION_LOCK = 0x6C65_6467_6572  # "ledger"
 
 
 class _PostgresBinder:
-    """asyncpg takes Decimal for NUMERIC and aware datetimes for TIMESTAMPTZ as they are."""
+    """Exact decimals go as their plain-notation text, which the INSERT casts to NUMERIC (`_insert`): every
+    digit and the scale arrive as written, and the gateway skips asyncpg's binary NUMERIC encoder, which
+    takes a Decimal apart through `as_tuple()` (8 k instructions a value, five a row: the most expensive
+    part of writing a row). Times go the same way, as RFC 3339 text in UTC (`...Z`), cast to TIMESTAMPTZ."""
+
+    exact = staticmethod(exact_text)
 
     @staticmethod
-    def exact(value: Decimal) -> Decimal:
-        return value
-
-    @staticmethod
-    def utc(value: datetime) -> datetime:
-        return aware(value)
+    def utc(value: datetime) -> str:
+        return quoted_rfc3339(value)[1:-1].decode()
 
     flag = staticmethod(bool)       # BOOLEAN takes a bool, and asyncpg refuses an int for it
 
@@ -49,7 +50,9 @@ class PostgresLedgerStore(LedgerStore):
         return cls(engine)
 
     def _insert(self, table: sa.Table) -> Insert:
-        return pg_insert(table).on_conflict_do_nothing()
+        as_text = {column.name: sa.cast(sa.bindparam(column.name, type_=sa.String()), column.type)
+                   for column in table.columns if isinstance(column.type, (ExactDecimal, UtcDateTime))}
+        return pg_insert(table).values(as_text).on_conflict_do_nothing()
 
     def _epoch(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
         return sa.cast(sa.func.floor(sa.extract("epoch", column)), sa.BigInteger)

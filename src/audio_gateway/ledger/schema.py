@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["metadata", "rows", "lines", "ExactDecimal", "UtcDateTime", "aware", "exact_text", "VERSION_TABLE"]
+__all__ = ["metadata", "rows", "lines", "ExactDecimal", "UtcDateTime", "aware", "exact_text", "quoted_rfc3339",
+           "VERSION_TABLE"]
 
 # Alembic's bookkeeping table, named so a PostgreSQL database shared with other applications is no problem.
 VERSION_TABLE = "ledger_alembic_version"
@@ -57,6 +59,15 @@ def aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("ledger times must be timezone-aware (UTC)")
     return value.astimezone(UTC)
+
+
+_RFC3339 = msgspec.json.Encoder()
+
+
+def quoted_rfc3339(value: datetime) -> bytes:
+    """The instant in UTC as msgspec writes it, `b'"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"'` (the fraction only when
+    it is not zero): a tenth of the CPU of `isoformat`, for the writer's text forms of a time."""
+    return _RFC3339.encode(aware(value))
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

@@ -8,7 +8,8 @@ Decimal spend stays in the ledger, which is what `keys list` and the usage API r
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+import math
+from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
@@ -20,7 +21,7 @@ _NANO = Decimal(10) ** 9
 
 
 def to_nano(usd: Decimal) -> int:
-    return int((usd * _NANO).to_integral_value(rounding=ROUND_CEILING))
+    return math.ceil(usd * _NANO)   # Decimal.__ceil__: the exact integer, without a rounding keyword to parse
 
 
 def from_nano(nano: int) -> Decimal:
