@@ -85,9 +85,8 @@ class _SqliteBinder:
     and booleans as the 0/1 that SQLAlchemy's Boolean stores.
 
     The fixed-width text is cut from msgspec's RFC 3339 (`schema.quoted_rfc3339`), a tenth of the CPU of
-    `replace(tzinfo=None).isoformat(...)`. Booleans go as
-    ints because Python's sqlite3 binds a bool only after a failed look-up for an adapter, which cost
-    more per row than the two columns' INSERT work."""
+    `replace(tzinfo=None).isoformat(...)`. Booleans go as ints because Python's sqlite3 binds a bool
+    only after a failed look-up for an adapter, which cost more per row than the two columns' INSERT work."""
 
     exact = staticmethod(exact_text)
     flag = staticmethod(int)
