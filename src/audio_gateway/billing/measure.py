@@ -62,18 +62,22 @@ _MEASURES: Mapping[Unit, Callable[[RequestFacts, BillingComponent], Decimal]] = 
 })
 
 
-def measure(facts: RequestFacts, components: Sequence[BillingComponent]) -> Usage:
-    """The quantities the gateway counts itself, for the units `components` price (and what estimates need)."""
+def _measured(facts: RequestFacts, components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:
     wanted: dict[Unit, BillingComponent] = {}
     for component in components:
         if component.unit in _MEASURES:
             wanted.setdefault(component.unit, component)
         if component.estimate is not None and component.estimate.from_ in _MEASURES:
             wanted.setdefault(component.estimate.from_, component)
-    return Usage(quantities={unit: _MEASURES[unit](facts, component) for unit, component in wanted.items()})
+    return {unit: _MEASURES[unit](facts, component) for unit, component in wanted.items()}
 
 
-def estimates(measured: Usage, components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:
+def measure(facts: RequestFacts, components: Sequence[BillingComponent]) -> Usage:
+    """The quantities the gateway counts itself, for the units `components` price (and what estimates need)."""
+    return Usage(quantities=_measured(facts, components))
+
+
+def estimates(measured: Usage | Mapping[Unit, Decimal], components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:
     """The catalog's stand-ins for provider-reported units: `ratio` × the measured `from` unit."""
     out: dict[Unit, Decimal] = {}
     for component in components:
@@ -95,30 +99,11 @@ def expected_usage(facts: RequestFacts, components: Sequence[BillingComponent]) 
 
 
 def expected_quantities(facts: RequestFacts, components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:
-    """`expected_usage(...).quantities` in one pass, without the Usage values in between: a budget
-    reserves with it for every target of a route, on every request of a key that has one."""
-    quantities: dict[Unit, Decimal] = {}
-    for component in components:        # as `measure`: each unit counted with the first component wanting it
-        unit = component.unit
-        if unit in _MEASURES and unit not in quantities:
-            quantities[unit] = _MEASURES[unit](facts, component)
-        estimate = component.estimate
-        if estimate is not None and estimate.from_ in _MEASURES and estimate.from_ not in quantities:
-            quantities[estimate.from_] = _MEASURES[estimate.from_](facts, component)
-    filled: set[Unit] = set()
-    for component in components:        # as `estimates`, then `with_estimates`: the first estimate of a unit
-        estimate = component.estimate
-        if estimate is None or component.unit in filled:
-            continue
-        filled.add(component.unit)
-        if component.unit in quantities:
-            continue
-        basis = quantities.get(estimate.from_) if estimate.from_ in _MEASURES else None   # measured only
-        value = (basis or Decimal(0)) * estimate.ratio
-        if UNITS[component.unit].integral:
-            value = value.to_integral_value(rounding=ROUND_CEILING)
-        quantities[component.unit] = value
-    return quantities
+    """`expected_usage(...).quantities` without the Usage values in between (the same `measure` and
+    `estimates`, on plain mappings): a budget reserves with it for every target of a route, on every
+    request of a key that has one."""
+    measured = _measured(facts, components)
+    return {**estimates(measured, components), **measured}   # an estimate only where nothing was measured
 
 
 def settle(measured: Usage, reported: Usage | None, components: Sequence[BillingComponent]) -> Usage:
