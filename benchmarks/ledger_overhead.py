@@ -92,8 +92,7 @@ def _instructions(variants: dict[str, tuple[str, dict[str, str]]], bodies: dict[
             out = work / f"callgrind-ledger-{name}.out"
             service = _gateway(f"callgrind-{name}", module, fake.url + "/v1", work,
                                {**extra, "AUDIO_GATEWAY_LEDGER_FLUSH_INTERVAL": str(_CALLGRIND_FLUSH),
-                                # fifty times slower: the 5 s connect timeout was missed at c32
-                                "AUDIO_GATEWAY_UPSTREAM_TIMEOUT": "120", "AUDIO_GATEWAY_REQUEST_DEADLINE": "600"},
+                                **callgrind.SLOW_GATEWAY_ENV},
                                callgrind.wrapper(out))
             try:
                 counted = {}

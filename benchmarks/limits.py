@@ -128,9 +128,8 @@ def _instructions(work: Path, requests: int) -> dict[str, int]:
         data = work / "limits-callgrind-data"
         shutil.rmtree(data, ignore_errors=True)
         out = work / "callgrind-limits.out"
-        # Fifty times slower under callgrind: the provider's 5 s connect timeout would be missed at c32.
-        slow = {"AUDIO_GATEWAY_UPSTREAM_TIMEOUT": "120", "AUDIO_GATEWAY_REQUEST_DEADLINE": "600"}
-        service = _gateway("limits-callgrind", fake.url + "/v1", work, {"AUDIO_GATEWAY_DATA_DIR": str(data), **slow},
+        service = _gateway("limits-callgrind", fake.url + "/v1", work,
+                           {"AUDIO_GATEWAY_DATA_DIR": str(data), **callgrind.SLOW_GATEWAY_ENV},
                            wrapper=callgrind.wrapper(out))
         try:
             secrets = {"env": GATEWAY_KEY, "limited": _limited_key(service.url)}
