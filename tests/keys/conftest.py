@@ -40,10 +40,12 @@ def database_url(request, tmp_path) -> str:
 @asynccontextmanager
 async def opened(url: str) -> AsyncIterator[tuple[LedgerStore, KeyStore]]:
     ledger = LedgerStore.from_url(url)
+    keys = KeyStore(ledger.engine)
     try:
         await ledger.upgrade()
-        yield ledger, KeyStore(ledger.engine)
+        yield ledger, keys
     finally:
+        await keys.close()
         await ledger.close()
 
 

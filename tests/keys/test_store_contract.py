@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from audio_gateway.keys import KeyLimits, KeyRecord
 from audio_gateway.keys.admin import KeyAdmin
 from audio_gateway.keys.cache import KeyCache
 from audio_gateway.keys.spec import KeyCreate, KeyInputError, KeyPatch
 from audio_gateway.keys.store import DuplicateKey, UnknownKey
+from audio_gateway.ledger.store import STORE_ERRORS
 
 from ..ledger.rows import speech_row
 from .conftest import Clock, opened
@@ -137,4 +139,26 @@ def test_the_cache_sees_a_change_at_its_next_poll(database_url):
                     await asyncio.sleep(0.02)
                 assert cache.lookup(digest) is None
             assert (await store.get("team")) is None
+    asyncio.run(scenario())
+
+
+def test_the_version_poll_reconnects_after_the_server_drops_its_connection(postgres_keys_url):
+    """`version` holds one connection between polls; a server that drops it (restarted, or an operator's
+    pg_terminate_backend) costs one failed poll, and the next opens a new one. PostgreSQL only: an
+    SQLite file has no server to drop anything."""
+    async def scenario():
+        async with opened(postgres_keys_url) as (ledger, store):
+            before = await store.version()
+            async with ledger.engine.connect() as conn:
+                cut = await conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"))
+                assert any(cut.scalars())
+            with pytest.raises(STORE_ERRORS):
+                await store.version()
+            await store.create(_record("after-the-cut"))
+            try:
+                assert await store.version() == before + 1        # a new connection, and it sees the change
+            finally:
+                await store.delete("after-the-cut")
     asyncio.run(scenario())

@@ -120,3 +120,4 @@ class KeyCache:
                 await task
             if self._used:
                 await self.flush_usage()
+            await self._store.close()

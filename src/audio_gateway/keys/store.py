@@ -3,10 +3,13 @@
 It shares the ledger's engine (same database, same migrations). Every change raises the version
 counter in the same transaction, so a replica that sees the new version also sees the change.
 `touch` records last use without raising it: a key being used is not a change replicas must reload.
+`version`, which every replica polls once a second, reads on a connection it holds (see there).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,11 +17,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import StaticPool
 
 from .model import KeyLimits, KeyRecord
 from .schema import keys, keys_version
 
 __all__ = ["KeyStore", "DuplicateKey", "UnknownKey"]
+
+_VERSION_SQL = f"SELECT version FROM {keys_version.name} WHERE id = 1"
 
 
 class DuplicateKey(ValueError):
@@ -55,6 +61,8 @@ def _record(row: Any) -> KeyRecord:
 class KeyStore:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
+        self._reader: AsyncConnection | None = None
+        self._reading = asyncio.Lock()
 
     async def _bump(self, conn: AsyncConnection) -> None:
         await conn.execute(keys_version.update().where(keys_version.c.id == 1)
@@ -97,8 +105,34 @@ class KeyStore:
         return [_record(row) for row in found]
 
     async def version(self) -> int:
-        async with self._engine.connect() as conn:
-            return int((await conn.execute(sa.select(keys_version.c.version))).scalar_one_or_none() or 0)
+        """The change counter, on a connection held for it in autocommit mode (each read sees the latest
+        commit, and no transaction stays open between polls). A pooled check-out pings the server and
+        rolls back on return: counted under callgrind, 1.2 M instructions a poll on PostgreSQL and 0.87 M
+        on SQLite, against 0.25 M and 0.45 M here. A connection that fails is dropped and reopened on
+        the next poll. One in-memory SQLite connection is shared by every user (StaticPool), so there
+        each read checks it out instead of switching it to autocommit for all of them."""
+        if isinstance(self._engine.pool, StaticPool):
+            async with self._engine.connect() as conn:
+                return int((await conn.exec_driver_sql(_VERSION_SQL)).scalar_one_or_none() or 0)
+        async with self._reading:
+            if self._reader is None:
+                self._reader = await (await self._engine.connect()).execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                return int((await self._reader.exec_driver_sql(_VERSION_SQL)).scalar_one_or_none() or 0)
+            except BaseException:
+                await self._drop_reader()
+                raise
+
+    async def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                await reader.close()
+
+    async def close(self) -> None:
+        """Give back the connection `version` holds (before the engine is disposed)."""
+        async with self._reading:
+            await self._drop_reader()
 
     async def snapshot(self) -> tuple[int, list[KeyRecord]]:
         """The version and every key, read together (one transaction) so they match."""
