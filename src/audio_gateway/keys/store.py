@@ -27,6 +27,10 @@ __all__ = ["KeyStore", "DuplicateKey", "UnknownKey"]
 _VERSION_SQL = f"SELECT version FROM {keys_version.name} WHERE id = 1"
 
 
+async def _read_version(conn: AsyncConnection) -> int:
+    return int((await conn.exec_driver_sql(_VERSION_SQL)).scalar_one_or_none() or 0)
+
+
 class DuplicateKey(ValueError):
     """A key with this name (or, astronomically unlikely, this secret) exists already."""
 
@@ -113,12 +117,12 @@ class KeyStore:
         each read checks it out instead of switching it to autocommit for all of them."""
         if isinstance(self._engine.pool, StaticPool):
             async with self._engine.connect() as conn:
-                return int((await conn.exec_driver_sql(_VERSION_SQL)).scalar_one_or_none() or 0)
+                return await _read_version(conn)
         async with self._reading:
             if self._reader is None:
                 self._reader = await (await self._engine.connect()).execution_options(isolation_level="AUTOCOMMIT")
             try:
-                return int((await self._reader.exec_driver_sql(_VERSION_SQL)).scalar_one_or_none() or 0)
+                return await _read_version(self._reader)
             except BaseException:
                 await self._drop_reader()
                 raise
