@@ -129,7 +129,6 @@ rows = sa.Table(
     sa.Column("trace_id", sa.String(64)),
     sa.Index("ix_ledger_rows_created_at", "created_at"),
     sa.Index("ix_ledger_rows_api_key_id_created_at", "api_key_id", "created_at"),
-    sa.Index("ix_ledger_rows_kind_created_at", "kind", "created_at"),
 )
 
 lines = sa.Table(
