@@ -81,7 +81,6 @@ def _limits_work_us(url: str, n: int = 3000) -> tuple[float, float]:
     from audio_gateway.gateway import speech_facts
     from audio_gateway.keys import KeyLimits
     from audio_gateway.limits import Dimension, LimitStore
-    from audio_gateway.limits.cost import reservation_usd
     from audio_gateway.limits.guard import Limiter
     from audio_gateway.limits.headers import rate_headers
     from audio_gateway.providers import ADAPTERS
@@ -105,7 +104,7 @@ def _limits_work_us(url: str, n: int = 3000) -> tuple[float, float]:
             for round_ in range(2):            # the first round warms up (script load, seed, tokenizer)
                 wall, cpu = time.perf_counter(), time.process_time()
                 for i in range(n):
-                    cost = reservation_usd(route, lambda target: speech_facts(speech, target))
+                    cost = limiter.reserver.usd(route, lambda target: speech_facts(speech, target))
                     admitted = await limiter.admit("bench", limits, reservation=f"r{round_}-{i}", cost_usd=cost,
                                                    units={Dimension.REQUESTS: 1.0, Dimension.CHARACTERS: len(speech.input)})
                     rate_headers(admitted.states)

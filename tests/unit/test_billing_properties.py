@@ -19,6 +19,8 @@ from audio_gateway.billing import (
     Usage,
     count_tokens,
     expected_quantities,
+    expected_total_pricer,
+    expected_total_usd,
     expected_usage,
     measure,
     price,
@@ -164,6 +166,25 @@ def test_expected_quantities_are_the_expected_usage_in_one_pass(request_facts: R
     assert quantities == dict(usage.quantities)
     assert {u: str(q) for u, q in quantities.items()} == {u: str(q) for u, q in usage.quantities.items()}
     assert str(total_usd(billing, quantities)) == str(total_usd(billing, usage))
+    # What limits/cost.py reserves per target: the same amount, whichever way the pricer sums it.
+    assert expected_total_usd(request_facts, billing) == total_usd(billing, quantities)
+    pricer = expected_total_pricer(billing)
+    assert (pricer(request_facts) if pricer is not None else Decimal(0)) == total_usd(billing, quantities)
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts, st.lists(st.builds(BillingComponent, unit=st.sampled_from(list(Unit)),
+                                 price_usd=st.decimals(min_value=0, max_value=1000, places=6),
+                                 per=st.integers(1, 10**6), tokenizer=st.sampled_from([None, "cl100k_base"])),
+                       min_size=0, max_size=4, unique_by=lambda component: component.unit))
+def test_the_compiled_pricer_of_plain_billing_is_the_expected_total(request_facts: RequestFacts,
+                                                                    billing: list[BillingComponent]) -> None:
+    """Billing with no estimates and no unit twice (every shipped model's) takes the pricer's direct sum:
+    still the very amount `price` would charge for the expected usage."""
+    pricer = expected_total_pricer(billing)
+    expected = total_usd(billing, expected_usage(request_facts, billing))
+    assert (pricer(request_facts) if pricer is not None else Decimal(0)) == expected
+    assert (pricer is None) == (not any(component.price_usd for component in billing))
 
 
 def test_an_estimate_is_never_the_basis_of_another() -> None:

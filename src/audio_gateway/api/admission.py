@@ -11,7 +11,6 @@ input, a refusal, a client gone before anything was served. Nothing is left held
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,7 +21,6 @@ from litestar import Request
 from ..billing import RequestFacts
 from ..catalog import Route, Target
 from ..errors import PermissionDenied, RateLimited, ServiceUnavailable
-from ..limits.cost import reservation_usd
 from ..limits.guard import Admission, Limiter
 from ..limits.headers import rate_headers
 from ..limits.model import Dimension
@@ -61,17 +59,24 @@ async def admit(request: Request, route: Route, *, facts_for: Callable[[Target],
                 units: Mapping[Dimension, float], reservation: str | None = None,
                 hold_seconds: float | None = None) -> None:
     """Reserve and take from the buckets, or raise the 403/429 (503 when the limit store is down).
-    A job passes its id as `reservation` (its worker settles it) and a hold as long as the job may run."""
-    key = client_key(request)
-    check_model(request, route)
-    limiter = request.app.state.get("limiter")
-    if key is None or key.limits is None or limiter is None or not (key.limits.budgeted or key.limits.rate_limited):
-        return
+    A job passes its id as `reservation` (its worker settles it) and a hold as long as the job may run.
+
+    The limiter is in the scope only for a key with a budget or a rate limit (`limited_call` put it
+    there); every other key needs just the model check."""
     state = request.scope["state"]
-    cost = reservation_usd(route, facts_for) if key.limits.budgeted else None
+    key: ClientKey | None = state.get("client_key")
+    if key is None or key.limits is None:
+        return
+    limits = key.limits
+    if not limits.allows(route.model.id):
+        check_model(request, route)
+    limiter: Limiter | None = state.get("limiter")
+    if limiter is None:
+        return
+    cost = limiter.reserver.usd(route, facts_for) if limits.budget_usd is not None else None
     try:
         state["admission"] = await limiter.admit(
-            key.name, key.limits, reservation=reservation or f"res_{os.urandom(12).hex()}", cost_usd=cost,
+            key.name, limits, reservation=reservation or limiter.new_reservation(), cost_usd=cost,
             units={Dimension.REQUESTS: 1.0, **units}, hold_seconds=hold_seconds)
     except RateLimited as exc:
         state["rate_states"] = exc.states
@@ -112,11 +117,13 @@ async def _settle(limiter: Limiter, key: ClientKey, admission: Admission, cost: 
 
 async def limited_call(app: Any, scope: dict, receive: Any, send: Any, limiter: Limiter, key: ClientKey) -> None:
     state = scope["state"]
+    state["limiter"] = limiter
     limits = key.limits
     assert limits is not None
+    rate_limited = limits.rate_limited
 
     async def send_with_limits(message: dict) -> None:
-        if message["type"] == "http.response.start" and limits.rate_limited:
+        if rate_limited and message["type"] == "http.response.start":
             admission: Admission | None = state.get("admission")
             states = admission.states if admission is not None else state.get("rate_states")
             if not states:

@@ -7,15 +7,26 @@ from .measure import (
     expected_quantities,
     expected_usage,
     measure,
+    measurer,
     pending_units,
     settle,
 )
-from .pricing import Charge, ChargeLine, decimal_text, price, round_seconds, total_usd
+from .pricing import (
+    Charge,
+    ChargeLine,
+    decimal_text,
+    expected_total_pricer,
+    expected_total_usd,
+    price,
+    round_seconds,
+    total_usd,
+)
 from .units import UNIT_ALIASES, UNITS, Source, Unit, UnitSpec, schema_unit_names, units_for
 from .usage import Usage
 
 __all__ = [
     "Charge", "ChargeLine", "RequestFacts", "Source", "UNITS", "UNIT_ALIASES", "Unit", "UnitSpec", "Usage",
-    "count_tokens", "decimal_text", "estimates", "expected_quantities", "expected_usage", "measure", "pending_units", "price",
-    "round_seconds", "schema_unit_names", "settle", "total_usd", "units_for",
+    "count_tokens", "decimal_text", "estimates", "expected_quantities", "expected_total_pricer", "expected_total_usd",
+    "expected_usage", "measure", "measurer", "pending_units", "price", "round_seconds", "schema_unit_names", "settle",
+    "total_usd", "units_for",
 ]

@@ -24,8 +24,8 @@ from .usage import Usage
 if TYPE_CHECKING:
     from ..catalog.model import BillingComponent
 
-__all__ = ["RequestFacts", "count_tokens", "measure", "estimates", "expected_usage", "expected_quantities", "settle",
-           "pending_units"]
+__all__ = ["RequestFacts", "count_tokens", "measure", "measurer", "estimates", "expected_usage", "expected_quantities",
+           "settle", "pending_units"]
 
 
 class RequestFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +60,15 @@ _MEASURES: Mapping[Unit, Callable[[RequestFacts, BillingComponent], Decimal]] = 
     Unit.SECOND: lambda facts, _: facts.audio_seconds,
     Unit.REQUEST: lambda facts, _: Decimal(1),
 })
+
+
+def measurer(component: BillingComponent) -> Callable[[RequestFacts], Decimal] | None:
+    """How the gateway counts `component`'s unit itself, as `measure` would for it; None for a unit
+    only the provider reports."""
+    count = _MEASURES.get(component.unit)
+    if count is None:
+        return None
+    return lambda facts: count(facts, component)
 
 
 def _measured(facts: RequestFacts, components: Sequence[BillingComponent]) -> dict[Unit, Decimal]:

@@ -12,36 +12,40 @@ from collections.abc import Sequence
 
 from .model import RateRule, RateState, RateVerdict
 
-__all__ = ["refill", "take"]
+__all__ = ["take"]
 
 # Refills are float arithmetic: a bucket refilled to 0.99999999999997 of a token holds one token.
 _EPSILON = 1e-9
 
 
-def refill(tokens: float, updated: float, now: float, per_minute: int) -> float:
-    if now <= updated:
-        return tokens
-    return min(float(per_minute), tokens + (now - updated) * per_minute / 60.0)
-
-
 def take(levels: Sequence[tuple[float, float] | None], rules: Sequence[RateRule], now: float, *, charge: bool = True
          ) -> tuple[RateVerdict, list[tuple[float, float]]]:
     """`levels[i]` is rule i's stored (tokens, updated), None for a full bucket; returns the verdict and the
-    levels to store (updated to `now`; charged only when allowed and `charge`)."""
-    current = [float(rule.per_minute) if level is None else refill(level[0], level[1], now, rule.per_minute)
-               for level, rule in zip(levels, rules, strict=True)]
+    levels to store (updated to `now`; charged only when allowed and `charge`).
+
+    One pass to refill and check, one to charge, with no helper calls: every request of a rate-limited
+    key runs this for each of its buckets."""
+    current = []
     retry, refused = 0.0, None
-    for tokens, rule in zip(current, rules, strict=True):
+    for level, rule in zip(levels, rules, strict=True):
+        per_minute = rule.per_minute
+        if level is None:
+            tokens = float(per_minute)
+        else:
+            tokens, updated = level
+            if now > updated:
+                tokens = min(float(per_minute), tokens + (now - updated) * per_minute / 60.0)
+        current.append(tokens)
         if rule.cost > tokens + _EPSILON:
-            wait = (rule.cost - tokens) * 60.0 / rule.per_minute
+            wait = (rule.cost - tokens) * 60.0 / per_minute
             if wait > retry or refused is None:
                 retry, refused = max(retry, wait), rule.dimension
     charged = refused is None and charge
     states, stored = [], []
-    for tokens, rule in zip(current, rules, strict=True):
+    for tokens, rule in zip(current, rules):
         if charged:
             tokens -= rule.cost
         per_minute = rule.per_minute
         states.append(RateState(rule.dimension, per_minute, max(tokens, 0.0), (per_minute - tokens) * 60.0 / per_minute))
         stored.append((tokens, now))
-    return RateVerdict(allowed=refused is None, states=tuple(states), retry_after=retry, refused=refused), stored
+    return RateVerdict(refused is None, tuple(states), retry, refused), stored

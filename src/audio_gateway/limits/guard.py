@@ -8,8 +8,10 @@ is settled with the ledger row's exact cost, or released when the request ends w
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,6 +22,7 @@ from ..billing import decimal_text
 from ..errors import QuotaExceeded, RateLimited
 from ..keys.model import KeyLimits, Period
 from ..keys.periods import period_bounds
+from .cost import Reserver
 from .headers import duration_text
 from .model import BudgetAsk, Dimension, RateRule, RateState, from_nano, to_nano
 from .store import LimitStore
@@ -59,12 +62,26 @@ class _Window(msgspec.Struct, frozen=True):
 
 def rules_for(limits: KeyLimits, units: Mapping[Dimension, float]) -> list[RateRule]:
     """The key's buckets, each with what this request takes from it (nothing from a bucket it does not use)."""
-    out = []
-    for dimension, per_minute in ((Dimension.REQUESTS, limits.rpm), (Dimension.CHARACTERS, limits.characters_per_minute),
-                                  (Dimension.AUDIO_SECONDS, limits.audio_seconds_per_minute)):
-        if per_minute is not None:
-            out.append(RateRule(dimension, per_minute, float(units.get(dimension, 0.0))))
-    return out
+    return [RateRule(dimension, per_minute, float(units.get(dimension, 0.0))) for dimension, per_minute in _buckets(limits)]
+
+
+def _buckets(limits: KeyLimits) -> tuple[tuple[Dimension, int], ...]:
+    return tuple((dimension, per_minute) for dimension, per_minute in (
+        (Dimension.REQUESTS, limits.rpm), (Dimension.CHARACTERS, limits.characters_per_minute),
+        (Dimension.AUDIO_SECONDS, limits.audio_seconds_per_minute)) if per_minute is not None)
+
+
+class _KeyPlan:
+    """What admitting a request of one key's limits needs that does not change from request to request:
+    its buckets and its budget in nano-dollars, worked out once per limits value (`Limiter._plan`)."""
+
+    __slots__ = ("limits", "buckets", "budget_nano", "period")
+
+    def __init__(self, limits: KeyLimits):
+        self.limits = limits
+        self.buckets = _buckets(limits)
+        self.budget_nano = to_nano(limits.budget_usd) if limits.budget_usd is not None else None
+        self.period: Period = limits.budget_period or "month"
 
 
 class Limiter:
@@ -77,27 +94,37 @@ class Limiter:
         self._on_warning = on_warning
         self._hold = hold_seconds
         self._windows: dict[Period, _Window] = {}
+        self._plans: dict[int, _KeyPlan] = {}
+        self.reserver = Reserver()   # what a budgeted request reserves (limits/cost.py)
+        # Reservation ids: this process's random prefix and a counter, unique across replicas sharing Redis
+        # without a system call per request.
+        self._reservation_prefix = f"res_{os.urandom(8).hex()}_"
+        self._reservations = itertools.count()
+
+    def new_reservation(self) -> str:
+        return f"{self._reservation_prefix}{next(self._reservations)}"
 
     async def admit(self, name: str, limits: KeyLimits, *, reservation: str, cost_usd: Decimal | None,
                     units: Mapping[Dimension, float], hold_seconds: float | None = None) -> Admission:
         """Reserve `cost_usd` on the budget and take `units` from the buckets (one store operation: both or
         neither), or raise the 429 that says why."""
+        plan = self._plan(limits)
         now = self._clock()
         now_ts = now.timestamp()
-        rules = rules_for(limits, units)
-        too_big = next((r for r in rules if r.cost > r.per_minute), None)
-        if too_big is not None:
-            raise RateLimited(f"Request too large for key {name} on {_LABEL[too_big.dimension]}: Limit "
-                              f"{too_big.per_minute}, Requested {too_big.cost:g}. Send less per request.",
-                              type_=_TYPE[too_big.dimension], retry_after=60.0)
+        rules = [RateRule(dimension, per_minute, float(units.get(dimension, 0.0))) for dimension, per_minute in plan.buckets]
+        for rule in rules:
+            if rule.cost > rule.per_minute:
+                raise RateLimited(f"Request too large for key {name} on {_LABEL[rule.dimension]}: Limit "
+                                  f"{rule.per_minute}, Requested {rule.cost:g}. Send less per request.",
+                                  type_=_TYPE[rule.dimension], retry_after=60.0)
         budget = None
-        period = limits.budget_period or "month"
+        period = plan.period
         window = self._window(period, now, now_ts)
         start, end = window.start, window.end
-        if limits.budget_usd is not None and cost_usd is not None:
+        if plan.budget_nano is not None and cost_usd is not None:
             # At least one nano-dollar: a spent budget refuses even a request whose cost is not known yet.
             budget = BudgetAsk(account=f"{name}:{window.label}", reservation=reservation,
-                               amount=max(to_nano(cost_usd), 1), budget=to_nano(limits.budget_usd),
+                               amount=max(to_nano(cost_usd), 1), budget=plan.budget_nano,
                                hold_until=now_ts + (hold_seconds or self._hold), expire_at=window.forget_at)
         if budget is None and not rules:
             return Admission(None)
@@ -128,6 +155,16 @@ class Limiter:
             raise error
         return Admission(reservation if budget is not None else None, verdict.states if verdict else (),
                          budget.account if budget is not None else None)
+
+    def _plan(self, limits: KeyLimits) -> _KeyPlan:
+        """The plan of `limits`, by identity: the key cache hands every request of a key the same limits
+        object until the key changes. Forgotten wholesale past 4096 (keys updated that often are rare)."""
+        plan = self._plans.get(id(limits))
+        if plan is None or plan.limits is not limits:
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            plan = self._plans[id(limits)] = _KeyPlan(limits)
+        return plan
 
     def _window(self, period: Period, now: datetime, now_ts: float) -> _Window:
         """The budget period `now` is in, remembered until it ends (most requests share it)."""
