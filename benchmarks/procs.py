@@ -162,15 +162,18 @@ def reset_peak(pids: Sequence[int]) -> bool:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_ticks(pid: int) -> int:
+def _cpu_ticks(pid: int, *, system_only: bool = False) -> int:
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rpartition(")")[2].split()  # the command name may contain spaces
     except OSError:
         return 0
+    if system_only:
+        return int(fields[12])                # stime: the kernel's work on the process's behalf
     return int(fields[11]) + int(fields[12])  # utime + stime: the process's threads, exited ones included
 
 
-def tree_cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU time `pids` have used so far (from /proc/PID/stat, in clock ticks of 1/CLK_TCK s)."""
-    return sum(_cpu_ticks(pid) for pid in pids) / _TICK
+def tree_cpu_seconds(pids: Sequence[int], *, system_only: bool = False) -> float:
+    """User + system CPU time `pids` have used so far (from /proc/PID/stat, in clock ticks of 1/CLK_TCK s);
+    `system_only`: the system (kernel) part alone."""
+    return sum(_cpu_ticks(pid, system_only=system_only) for pid in pids) / _TICK
