@@ -47,7 +47,10 @@ def client_key(request: Request) -> ClientKey | None:
 
 def check_model(request: Request, route: Route) -> None:
     """403 `model_not_allowed` for a model outside the key's allow-list."""
-    key = client_key(request)
+    _check_model(client_key(request), route)
+
+
+def _check_model(key: ClientKey | None, route: Route) -> None:
     if key is None or key.limits is None or key.limits.allows(route.model.id):
         return
     allowed = ", ".join(key.limits.models or ())
@@ -64,12 +67,11 @@ async def admit(request: Request, route: Route, *, facts_for: Callable[[Target],
     The limiter is in the scope only for a key with a budget or a rate limit (`limited_call` put it
     there); every other key needs just the model check."""
     state = request.scope["state"]
-    key: ClientKey | None = state.get("client_key")
+    key = client_key(request)
     if key is None or key.limits is None:
         return
     limits = key.limits
-    if not limits.allows(route.model.id):
-        check_model(request, route)
+    _check_model(key, route)
     limiter: Limiter | None = state.get("limiter")
     if limiter is None:
         return

@@ -16,7 +16,6 @@ from .pricing import (
     ChargeLine,
     decimal_text,
     expected_total_pricer,
-    expected_total_usd,
     price,
     round_seconds,
     total_usd,
@@ -26,7 +25,7 @@ from .usage import Usage
 
 __all__ = [
     "Charge", "ChargeLine", "RequestFacts", "Source", "UNITS", "UNIT_ALIASES", "Unit", "UnitSpec", "Usage",
-    "count_tokens", "decimal_text", "estimates", "expected_quantities", "expected_total_pricer", "expected_total_usd",
-    "expected_usage", "measure", "measurer", "pending_units", "price", "round_seconds", "schema_unit_names", "settle",
-    "total_usd", "units_for",
+    "count_tokens", "decimal_text", "estimates", "expected_quantities", "expected_total_pricer", "expected_usage",
+    "measure", "measurer", "pending_units", "price", "round_seconds", "schema_unit_names", "settle", "total_usd",
+    "units_for",
 ]

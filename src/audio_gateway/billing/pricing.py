@@ -20,7 +20,7 @@ from .usage import Usage
 if TYPE_CHECKING:
     from ..catalog.model import BillingComponent
 
-__all__ = ["ChargeLine", "Charge", "price", "round_seconds", "decimal_text", "total_usd", "expected_total_usd",
+__all__ = ["ChargeLine", "Charge", "price", "round_seconds", "decimal_text", "total_usd",
            "expected_total_pricer"]
 
 _MODES = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
@@ -116,41 +116,30 @@ def total_usd(components: Sequence[BillingComponent], usage: Usage | Mapping[Uni
     return total
 
 
-def expected_total_usd(facts: RequestFacts, components: Sequence[BillingComponent]) -> Decimal:
-    """`total_usd(components, expected_quantities(facts, components))`, the same amount with less work:
-    what a budget reserves for each target of a route, on every request of a key that has one.
-
-    A target whose components all cost nothing (a local engine) is not measured at all, and a
-    component at no price adds nothing: only priced components are summed. The quantities are still
-    measured over every component, since the first one to name a unit says how it is counted (its
-    tokenizer)."""
-    priced = [component for component in components if component.price_usd]
-    if not priced:
-        return Decimal(0)
-    quantities = expected_quantities(facts, components)
-    total = Decimal(0)
-    for component in priced:
-        quantity = _quantity(component, quantities)
-        if quantity is not None:
-            total += quantity * component.price_usd / component.per
-    return total
-
-
 def expected_total_pricer(components: Sequence[BillingComponent]) -> Callable[[RequestFacts], Decimal] | None:
-    """`expected_total_usd` for one model's billing, worked out once: None when it charges nothing.
+    """`total_usd` of a request's expected quantities under one model's billing, worked out once: what a
+    budget reserves for each target of a route. None when the billing charges nothing.
 
     When every priced unit is one the gateway counts itself (not seconds, which round), no unit
     appears twice and nothing is estimated (every model in the shipped catalog), the cost is the sum
-    of those counts at their prices, with no mappings in between; otherwise `expected_total_usd`."""
+    of those counts at their prices, with no mappings in between; otherwise `total_usd` of
+    `expected_quantities`, the general path."""
     priced = [component for component in components if component.price_usd]
     if not priced:
         return None
+
+    def general(facts: RequestFacts) -> Decimal:
+        return total_usd(components, expected_quantities(facts, components))
+
     units = [component.unit for component in components]
-    counted = [(measurer(component), component.price_usd, component.per) for component in priced]
-    if (len(set(units)) < len(units) or any(component.estimate is not None for component in components)
-            or any(component.unit == Unit.SECOND for component in priced) or any(m is None for m, _, _ in counted)):
-        return lambda facts: expected_total_usd(facts, components)
-    terms = tuple((m, price_usd, per) for m, price_usd, per in counted if m is not None)
+    if len(set(units)) < len(units) or any(component.estimate is not None for component in components):
+        return general
+    terms = []
+    for component in priced:
+        count = measurer(component)
+        if count is None or component.unit == Unit.SECOND:
+            return general
+        terms.append((count, component.price_usd, component.per))
 
     def total(facts: RequestFacts) -> Decimal:
         amount = Decimal(0)

@@ -24,6 +24,7 @@ from ..keys.model import KeyLimits, Period
 from ..keys.periods import period_bounds
 from .cost import Reserver
 from .headers import duration_text
+from .memo import ByIdentity
 from .model import BudgetAsk, Dimension, RateRule, RateState, from_nano, to_nano
 from .store import LimitStore
 
@@ -60,11 +61,6 @@ class _Window(msgspec.Struct, frozen=True):
                    forget_at=(end + timedelta(days=1)).timestamp() if end is not None else None)
 
 
-def rules_for(limits: KeyLimits, units: Mapping[Dimension, float]) -> list[RateRule]:
-    """The key's buckets, each with what this request takes from it (nothing from a bucket it does not use)."""
-    return [RateRule(dimension, per_minute, float(units.get(dimension, 0.0))) for dimension, per_minute in _buckets(limits)]
-
-
 def _buckets(limits: KeyLimits) -> tuple[tuple[Dimension, int], ...]:
     return tuple((dimension, per_minute) for dimension, per_minute in (
         (Dimension.REQUESTS, limits.rpm), (Dimension.CHARACTERS, limits.characters_per_minute),
@@ -73,15 +69,18 @@ def _buckets(limits: KeyLimits) -> tuple[tuple[Dimension, int], ...]:
 
 class _KeyPlan:
     """What admitting a request of one key's limits needs that does not change from request to request:
-    its buckets and its budget in nano-dollars, worked out once per limits value (`Limiter._plan`)."""
+    its buckets and its budget in nano-dollars, worked out once per limits object (`Limiter._plan`)."""
 
-    __slots__ = ("limits", "buckets", "budget_nano", "period")
+    __slots__ = ("buckets", "budget_nano", "period")
 
     def __init__(self, limits: KeyLimits):
-        self.limits = limits
         self.buckets = _buckets(limits)
         self.budget_nano = to_nano(limits.budget_usd) if limits.budget_usd is not None else None
         self.period: Period = limits.budget_period or "month"
+
+    def rules(self, units: Mapping[Dimension, float]) -> list[RateRule]:
+        """The key's buckets, each with what this request takes from it (nothing from a bucket it does not use)."""
+        return [RateRule(dimension, per_minute, float(units.get(dimension, 0.0))) for dimension, per_minute in self.buckets]
 
 
 class Limiter:
@@ -94,7 +93,8 @@ class Limiter:
         self._on_warning = on_warning
         self._hold = hold_seconds
         self._windows: dict[Period, _Window] = {}
-        self._plans: dict[int, _KeyPlan] = {}
+        # The key cache hands every request of a key the same limits object until the key changes.
+        self._plan: ByIdentity[KeyLimits, _KeyPlan] = ByIdentity(_KeyPlan)
         self.reserver = Reserver()   # what a budgeted request reserves (limits/cost.py)
         # Reservation ids: this process's random prefix and a counter, unique across replicas sharing Redis
         # without a system call per request.
@@ -111,7 +111,7 @@ class Limiter:
         plan = self._plan(limits)
         now = self._clock()
         now_ts = now.timestamp()
-        rules = [RateRule(dimension, per_minute, float(units.get(dimension, 0.0))) for dimension, per_minute in plan.buckets]
+        rules = plan.rules(units)
         for rule in rules:
             if rule.cost > rule.per_minute:
                 raise RateLimited(f"Request too large for key {name} on {_LABEL[rule.dimension]}: Limit "
@@ -156,16 +156,6 @@ class Limiter:
         return Admission(reservation if budget is not None else None, verdict.states if verdict else (),
                          budget.account if budget is not None else None)
 
-    def _plan(self, limits: KeyLimits) -> _KeyPlan:
-        """The plan of `limits`, by identity: the key cache hands every request of a key the same limits
-        object until the key changes. Forgotten wholesale past 4096 (keys updated that often are rare)."""
-        plan = self._plans.get(id(limits))
-        if plan is None or plan.limits is not limits:
-            if len(self._plans) >= 4096:
-                self._plans.clear()
-            plan = self._plans[id(limits)] = _KeyPlan(limits)
-        return plan
-
     def _window(self, period: Period, now: datetime, now_ts: float) -> _Window:
         """The budget period `now` is in, remembered until it ends (most requests share it)."""
         window = self._windows.get(period)
@@ -174,7 +164,7 @@ class Limiter:
         return window
 
     async def peek(self, name: str, limits: KeyLimits) -> tuple[RateState, ...]:
-        rules = rules_for(limits, {})
+        rules = self._plan(limits).rules({})
         if not rules:
             return ()
         return (await self.store.take(name, rules, self._clock().timestamp(), charge=False)).states

@@ -26,12 +26,6 @@ _NAMES = {dimension: tuple(f"x-ratelimit-{part}-{dimension}".encode() for part i
           for dimension in Dimension}
 
 
-def _reset_text(seconds: float) -> bytes:
-    if 0 < seconds < 1:   # the common case (a bucket a request or two from full): no float formatting
-        return b"%dms" % math.ceil(seconds * 1000)
-    return duration_text(seconds).encode()
-
-
 def rate_headers(states: Iterable[RateState]) -> list[tuple[bytes, bytes]]:
     """Three headers per bucket, on every response of a rate-limited key. `remaining` is never negative,
     so %d's truncation is its floor."""
@@ -39,5 +33,5 @@ def rate_headers(states: Iterable[RateState]) -> list[tuple[bytes, bytes]]:
     for state in states:
         limit, remaining, reset = _NAMES[state.dimension]
         out += ((limit, b"%d" % state.limit), (remaining, b"%d" % state.remaining),
-                (reset, _reset_text(state.reset_seconds)))
+                (reset, duration_text(state.reset_seconds).encode()))
     return out
