@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql.dml import Insert
 
+from .codec import LINE_COLUMNS, ROW_COLUMNS
 from .model import LedgerRow
 from .schema import exact_text, lines, quoted_rfc3339, rows
 from .store import STORE_ERRORS, LedgerStore
@@ -121,6 +121,8 @@ class SqliteLedgerStore(LedgerStore):
     def __init__(self, engine: AsyncEngine, writer: sa.Engine | None = None):
         super().__init__(engine)
         self._writer = writer
+        self._insert_sql = {table.name: self._compiled_insert(table, columns)
+                            for table, columns in ((rows, ROW_COLUMNS), (lines, LINE_COLUMNS))}
         self._since_checkpoint = 0
 
     @classmethod
@@ -140,7 +142,7 @@ class SqliteLedgerStore(LedgerStore):
 
     async def _store(self, unique: list[LedgerRow]) -> None:
         if self._writer is None:
-            await super()._store(unique)
+            await self._store_through_engine(unique)
             return
         for start in range(0, len(unique), _WRITE_CHUNK):
             if start:
@@ -150,6 +152,24 @@ class SqliteLedgerStore(LedgerStore):
         if self._since_checkpoint >= _CHECKPOINT_ROWS:
             self._since_checkpoint = 0
             await self._checkpoint()
+
+    async def _store_through_engine(self, unique: list[LedgerRow]) -> None:
+        """An in-memory database's one connection (aiosqlite): one transaction."""
+        row_params, line_params = self._params(unique)
+        async with self._engine.begin() as conn:
+            await conn.exec_driver_sql(self._insert_sql[rows.name], row_params)
+            if line_params:
+                await conn.exec_driver_sql(self._insert_sql[lines.name], line_params)
+
+    def _compiled_insert(self, table: sa.Table, columns: tuple[str, ...]) -> str:
+        """INSERT … ON CONFLICT DO NOTHING, compiled once: the parameters then go to the driver's
+        executemany as ready tuples (`exec_driver_sql`), skipping the per-row bind processing that made
+        the books cost a third of a request's CPU."""
+        compiled = sqlite_insert(table).on_conflict_do_nothing().compile(dialect=self._engine.dialect,
+                                                                          column_keys=list(columns))
+        if tuple(compiled.positiontup or ()) != columns:  # a dialect with named parameters would need dicts
+            raise RuntimeError(f"{table.name}: the compiled INSERT's parameters are not in codec order")
+        return compiled.string
 
     async def _write_chunk(self, chunk: list[LedgerRow]) -> None:
         assert self._writer is not None
@@ -177,9 +197,6 @@ class SqliteLedgerStore(LedgerStore):
         await super().close()
         if self._writer is not None:
             self._writer.dispose()
-
-    def _insert(self, table: sa.Table) -> Insert:
-        return sqlite_insert(table).on_conflict_do_nothing()
 
     def _epoch(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
         # Whole seconds only ("YYYY-MM-DD HH:MM:SS"): SQLite's date functions round to milliseconds, which

@@ -1,8 +1,8 @@
 """`LedgerStore`: where ledger rows live, behind one small ABC (SQLite or PostgreSQL, picked by URL).
 
 Every query is written once, here, in SQLAlchemy Core; a backend only supplies what its SQL cannot
-share: the idempotent insert, epoch seconds of a timestamp, an exact sum, and how migrations are
-serialised between processes starting at once (template methods, as saq's Queue does).
+share: how a batch is written idempotently, epoch seconds of a timestamp, an exact sum, and how
+migrations are serialised between processes starting at once (template methods, as saq's Queue does).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.dml import Insert
 
 from . import migrate
-from .codec import LINE_COLUMNS, ROW_COLUMNS, Binder, line_values, row_from_db, row_values
+from .codec import Binder, line_values, row_from_db, row_values
 from .model import LedgerRow
 from .queries import RowCursor, RowFilter, RowPage, Total, TotalsQuery
 from .schema import lines, rows
@@ -56,8 +55,6 @@ class LedgerStore(ABC):
 
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
-        self._insert_sql = {table.name: self._compiled_insert(table, columns)
-                            for table, columns in ((rows, ROW_COLUMNS), (lines, LINE_COLUMNS))}
 
     @classmethod
     def from_url(cls, url: str) -> LedgerStore:
@@ -83,8 +80,9 @@ class LedgerStore(ABC):
     # -- backend hooks -------------------------------------------------------------------------------
 
     @abstractmethod
-    def _insert(self, table: sa.Table) -> Insert:
-        """INSERT … ON CONFLICT DO NOTHING: a row written twice counts once."""
+    async def _store(self, unique: list[LedgerRow]) -> None:
+        """Write rows with distinct ids and their lines in one transaction; a row whose id is stored
+        already is skipped with its lines (so a row written twice counts once)."""
 
     @abstractmethod
     def _epoch(self, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[int]:
@@ -129,29 +127,11 @@ class LedgerStore(ABC):
         if unique:
             await self._store(unique)
 
-    async def _store(self, unique: list[LedgerRow]) -> None:
-        """One transaction through the async engine (SQLite overrides this).
-
-        The INSERT is SQLAlchemy's, compiled once per store; the parameters go to the driver's
-        executemany as ready tuples (`exec_driver_sql`, which asyncpg pipelines), skipping the per-row
-        bind processing that made the books cost a third of a request's CPU.
-        """
-        row_params, line_params = self._params(unique)
-        async with self._engine.begin() as conn:
-            await conn.exec_driver_sql(self._insert_sql[rows.name], row_params)
-            if line_params:
-                await conn.exec_driver_sql(self._insert_sql[lines.name], line_params)
-
     def _params(self, unique: Sequence[LedgerRow]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Every row and every line as a positional tuple in its table's column order (codec.py)."""
         bind = self.bind
         return ([row_values(row, bind) for row in unique],
                 [line for row in unique for line in line_values(row, bind)])
-
-    def _compiled_insert(self, table: sa.Table, columns: tuple[str, ...]) -> str:
-        compiled = self._insert(table).compile(dialect=self._engine.dialect, column_keys=list(columns))
-        if tuple(compiled.positiontup or ()) != columns:  # a dialect with named parameters would need dicts
-            raise RuntimeError(f"{table.name}: the compiled INSERT's parameters are not in codec order")
-        return compiled.string
 
     # -- reading -------------------------------------------------------------------------------------
 
