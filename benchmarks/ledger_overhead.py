@@ -30,7 +30,7 @@ from tests.support.services import PostgresServer
 from . import callgrind, payloads
 from .gateway_proc import GATEWAY_KEY
 from .load import run_wrk
-from .procs import Service, free_port, pin, tree_cpu_seconds
+from .procs import Service, free_port, pin, pin_here, tree_cpu_seconds, tree_pids
 from .rounds import ENDPOINTS
 from .system import ensure_wrk, machine
 
@@ -120,12 +120,12 @@ def _rows(service: Service) -> int:
     return total
 
 
-def _table(rps: dict, cpu_us: dict, system_us: dict, variants: list[str]) -> list[str]:
+def _table(rps: dict, cpu_us: dict, system_us: dict, database_us: dict, variants: list[str]) -> list[str]:
     """One row per endpoint and ledger; the CPU's system (kernel) part beside it, which callgrind's
-    instruction counts leave out."""
+    instruction counts leave out, and the PostgreSQL server's own CPU, which shares the load's core."""
     lines = ["| endpoint | ledger | median req/s | req/s vs off | median CPU us/request | CPU vs off "
-             "| of which system us/request | runs (req/s) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| of which system us/request | PostgreSQL server CPU us/request | runs (req/s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for endpoint in ENDPOINTS:
         base_rps = statistics.median(rps[endpoint]["off"])
         base_cpu = statistics.median(cpu_us[endpoint]["off"])
@@ -134,9 +134,10 @@ def _table(rps: dict, cpu_us: dict, system_us: dict, variants: list[str]) -> lis
             median_cpu = statistics.median(cpu_us[endpoint][name])
             runs = ", ".join(f"{v:.0f}" for v in rps[endpoint][name])
             system = statistics.median(system_us[endpoint][name])
+            database = statistics.median(database_us[endpoint][name])
             lines.append(f"| {endpoint} | {name} | {median_rps:.1f} | {100 * (median_rps - base_rps) / base_rps:+.1f} % "
                          f"| {median_cpu:.0f} | {100 * (median_cpu - base_cpu) / base_cpu:+.1f} % | {system:.0f} "
-                         f"| {runs} |")
+                         f"| {database:.0f} | {runs} |")
     return lines
 
 
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     rps = {e: {n: [] for n in names} for e in ENDPOINTS}
     cpu_us = {e: {n: [] for n in names} for e in ENDPOINTS}
     system_us: dict[str, dict[str, list[float]]] = {e: {n: [] for n in names} for e in ENDPOINTS}
+    database_us: dict[str, dict[str, list[float]]] = {e: {n: [] for n in names} for e in ENDPOINTS}
     answered = dict.fromkeys(names, 0)
     errors = 0
     started = time.monotonic()
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 # PostgreSQL is a service the gateway talks to, like the fake: on the load's core, its
                 # backends (forked from the postmaster later) included, not competing with the gateway.
                 pin(postgres.postmaster_pid(), {1})
-                pin(os.getpid(), {1})   # wrk, started from here, inherits it
+                pin_here({1})   # wrk, started from here, inherits it
             try:
                 for round_ in range(args.rounds):
                     shift = round_ % len(names)
@@ -197,12 +199,16 @@ def main(argv: list[str] | None = None) -> int:
                             pids = [gateways[name].proc.pid]
                             before = tree_cpu_seconds(pids)
                             before_system = tree_cpu_seconds(pids, system_only=True)
+                            server = tree_pids(postgres.postmaster_pid())   # its backends are long-lived
+                            before_server = tree_cpu_seconds(server)
                             result = run_wrk(url, body, headers, connections=32, seconds=args.seconds, work=work,
                                              name=f"ledger-{name}-{endpoint}-{round_}", warmup=0)
                             cpu = tree_cpu_seconds(pids) - before
                             system_us[endpoint][name].append(
                                 round(1e6 * (tree_cpu_seconds(pids, system_only=True) - before_system)
                                       / max(1, result.requests), 1))
+                            database_us[endpoint][name].append(
+                                round(1e6 * (tree_cpu_seconds(server) - before_server) / max(1, result.requests), 1))
                             rps[endpoint][name].append(result.rps)
                             cpu_us[endpoint][name].append(round(1e6 * cpu / max(1, result.requests), 1))
                             answered[name] += result.requests
@@ -223,11 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         _print_instructions(counted)
     if not args.rounds:
         return 0
-    table = _table(rps, cpu_us, system_us, names)
+    table = _table(rps, cpu_us, system_us, database_us, names)
     worst = max(100 * (statistics.median(cpu_us[e][n]) - statistics.median(cpu_us[e]["off"]))
                 / statistics.median(cpu_us[e]["off"]) for e in ENDPOINTS for n in names if n != "off")
     result = {"machine": machine(REPO), "seconds": args.seconds, "rounds": args.rounds, "pinned": args.pin, "errors": errors,
-              "rps": rps, "cpu_us_per_request": cpu_us, "rows_in_ledger": rows,
+              "rps": rps, "cpu_us_per_request": cpu_us, "database_cpu_us_per_request": database_us, "rows_in_ledger": rows,
               "requests_measured": answered, "worst_cpu_cost_percent": round(worst, 2),
               "target_percent": TARGET_PERCENT, "pass": worst <= TARGET_PERCENT and errors == 0,
               "wall_seconds": round(time.monotonic() - started, 1)}

@@ -37,7 +37,7 @@ from . import callgrind, payloads
 from .gateway_proc import GATEWAY_KEY
 from .load import run_wrk
 from .observability import REPO, _cpu_seconds, _gateway
-from .procs import Service, free_port, pin
+from .procs import Service, free_port, pin, pin_here
 from .system import ensure_wrk, machine
 
 TARGET_PERCENT = 5.0
@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             if len(os.sched_getaffinity(0)) >= 2:  # gateways on core 0, the load on core 1 (procs.pin)
                 for service in gateways.values():
                     pin(service.proc.pid, {0})
-                for pid in (fake.proc.pid, redis._process.pid, os.getpid()):
+                for pid in (fake.proc.pid, redis._process.pid):
                     pin(pid, {1})
+                pin_here({1})   # wrk, started from here, inherits it
             try:
                 secrets = {"env": {s: GATEWAY_KEY for s in gateways},
                            "limited": {s: _limited_key(g.url) for s, g in gateways.items()}}

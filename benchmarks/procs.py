@@ -99,6 +99,14 @@ def pin(root: int, cpus: set[int]) -> None:
             continue
 
 
+def pin_here(cpus: set[int]) -> None:
+    """Keep this process's own threads on `cpus`, so what it starts from now on (wrk) inherits them.
+    Not `pin(os.getpid(), ...)`: that takes the services this process started along, and once put the
+    gateways it had pinned to core 0 back beside the load on core 1."""
+    for task in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(task), cpus)
+
+
 def tree_pids(root: int) -> list[int]:
     """`root` and all its descendants (from /proc/*/task/*/children)."""
     pids, queue = [], [root]
