@@ -34,18 +34,21 @@ def take(levels: Sequence[tuple[float, float] | None], rules: Sequence[RateRule]
         else:
             tokens, updated = level
             if now > updated:
-                tokens = min(float(per_minute), tokens + (now - updated) * per_minute / 60.0)
+                tokens += (now - updated) * per_minute / 60.0
+                if tokens > per_minute:
+                    tokens = float(per_minute)
         current.append(tokens)
         if rule.cost > tokens + _EPSILON:
             wait = (rule.cost - tokens) * 60.0 / per_minute
-            if wait > retry or refused is None:
-                retry, refused = max(retry, wait), rule.dimension
+            if refused is None or wait > retry:
+                retry, refused = wait, rule.dimension
     charged = refused is None and charge
     states, stored = [], []
     for tokens, rule in zip(current, rules):
         if charged:
             tokens -= rule.cost
         per_minute = rule.per_minute
-        states.append(RateState(rule.dimension, per_minute, max(tokens, 0.0), (per_minute - tokens) * 60.0 / per_minute))
+        states.append(RateState(rule.dimension, per_minute, tokens if tokens > 0.0 else 0.0,
+                                (per_minute - tokens) * 60.0 / per_minute))
         stored.append((tokens, now))
     return RateVerdict(refused is None, tuple(states), retry, refused), stored

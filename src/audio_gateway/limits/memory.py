@@ -54,15 +54,19 @@ class MemoryLimitStore(LimitStore):
     remote = False
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, Dimension], tuple[float, float]] = {}
+        self._buckets: dict[str, dict[Dimension, tuple[float, float]]] = {}   # a key's buckets, by dimension
         self._accounts: dict[str, _Account] = {}
         self._reservations: dict[str, str] = {}
 
     async def take(self, key: str, rules: Sequence[RateRule], now: float, *, charge: bool = True) -> RateVerdict:
-        names = [(key, rule.dimension) for rule in rules]
-        verdict, levels = take([self._buckets.get(name) for name in names], rules, now, charge=charge)
+        held = self._buckets.get(key)
+        verdict, levels = take([held.get(rule.dimension) for rule in rules] if held else [None] * len(rules),
+                               rules, now, charge=charge)
         if charge:
-            self._buckets.update(zip(names, levels, strict=True))
+            if held is None:
+                held = self._buckets[key] = {}
+            for rule, level in zip(rules, levels, strict=True):
+                held[rule.dimension] = level
         return verdict
 
     async def _reserve(self, account: str, reservation: str, amount: int, budget: int, now: float,
